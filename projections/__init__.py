@@ -1,0 +1,1 @@
+"""Read models built from the event log: the handbook, certificate status, the audit trail."""

@@ -1,0 +1,1 @@
+"""The application layer: settings, the event-sourced application, and the composition root."""

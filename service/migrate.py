@@ -1,0 +1,21 @@
+"""Runs the Alembic migrations from inside the application (`dualtrack migrate`)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+
+from service.settings import Settings
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("migrations")))
+    config.attributes["database_url"] = settings.database_url
+    return config
+
+
+def upgrade(settings: Settings) -> None:
+    command.upgrade(alembic_config(settings), "head")

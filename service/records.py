@@ -1,0 +1,168 @@
+"""The event-sourced application: load the trainee, decide, save; retried on conflict."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from domain import commands as c
+from domain.errors import Conflict, NotFound
+from domain.forms import AssessmentForm
+from domain.trainee import NationalIdClaim, Trainee
+from service.clock import Clock
+from service.settings import Settings
+from service.transcodings import DateAsISO
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://dualtrack.invalid/ids")
+
+# Each command names the decision that handles it; the decision triggers the events.
+DECISIONS: dict[type, Callable[..., None]] = {
+    c.AssignTutor: Trainee.decide_assign_tutor,
+    c.ScheduleRotation: Trainee.decide_schedule_rotation,
+    c.CompleteRotation: Trainee.decide_complete_rotation,
+    c.RecordRotationEntry: Trainee.decide_record_entry,
+    c.SignRotationEntry: Trainee.decide_sign_entry,
+    c.RetractRotationEntry: Trainee.decide_retract_entry,
+    c.RecordAssessment: Trainee.decide_record_assessment,
+    c.RecordEthicsViolation: Trainee.decide_record_ethics_violation,
+    c.GrantLicence: Trainee.decide_grant_licence,
+    c.IssueResidencyCertificate: Trainee.decide_issue_residency_certificate,
+    c.RecordPublication: Trainee.decide_record_publication,
+    c.RecordCoursework: Trainee.decide_record_coursework,
+    c.RecordThesisDefense: Trainee.decide_record_thesis_defense,
+    c.IssueDiploma: Trainee.decide_issue_diploma,
+    c.AwardDegree: Trainee.decide_award_degree,
+}
+
+# The id of the thing a command created or acted on, reported back to the caller; an
+# entry names its rotation too, so the entry's own id is looked for first.
+SUBJECT_ID_FIELDS = ("entry_id", "assessment_id", "violation_id", "publication_id", "rotation_id")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a saved command reports: its last event's log position and what it acted on."""
+
+    notification_id: int
+    trainee_id: UUID
+    subject_id: UUID | None
+
+
+def national_id_claim_id(national_id: str) -> UUID:
+    digest = hashlib.sha256(national_id.strip().upper().encode()).hexdigest()
+    return uuid5(NAMESPACE, f"national-id:{digest}")
+
+
+def event_id(originator_id: UUID, version: int) -> UUID:
+    """A stable id for one stored event, the same wherever and whenever it is read."""
+    return uuid5(NAMESPACE, f"event:{originator_id}:{version}")
+
+
+class TraineeRecords(Application[UUID]):
+    name = "DualTrack"
+
+    def __init__(
+        self,
+        settings: Settings,
+        forms: dict[str, AssessmentForm],
+        clock: Clock,
+        env: dict[str, str] | None = None,
+    ):
+        self.settings = settings
+        self.forms = forms
+        self.clock = clock
+        self.snapshotting_intervals = {Trainee: settings.snapshot_interval}  # type: ignore[misc]
+        super().__init__(env=library_env(settings) | (env or {}))
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def provenance(self, actor: str) -> c.Provenance:
+        recorded_at = self.clock.now()
+        return c.Provenance(
+            actor=actor,
+            recorded_at=recorded_at,
+            today=recorded_at.astimezone(self.settings.zone).date(),
+        )
+
+    def enroll(self, cmd: c.EnrollTrainee, actor: str) -> Outcome:
+        claim_id = national_id_claim_id(cmd.national_id)
+        if self._exists(claim_id):
+            raise Conflict("a trainee with this national ID is already enrolled")
+        prov = self.provenance(actor)
+        trainee = Trainee.enroll(cmd, prov)
+        claim = NationalIdClaim.claim(claim_id, trainee.id, prov)
+        try:
+            recordings = self.save(trainee, claim)
+        except IntegrityError:
+            raise Conflict("a trainee with this national ID is already enrolled") from None
+        trainee_position = max(
+            r.notification.id for r in recordings if r.domain_event.originator_id == trainee.id
+        )
+        return Outcome(trainee_position, trainee.id, trainee.id)
+
+    def execute(self, cmd: Any, actor: str) -> Outcome:
+        """Decides a command against the trainee's current state and saves its events.
+
+        A concurrent writer to the same trainee makes the save fail on the stream's
+        version; the command is then decided again on the new state, a bounded number
+        of times, and reported as a Conflict rather than ever being dropped.
+        """
+        decide = DECISIONS[type(cmd)]
+        extra = self._decision_inputs(cmd)
+        for _ in range(self.settings.command_attempts):
+            trainee = self.get_trainee(cmd.trainee_id)
+            decide(trainee, cmd, *extra, self.provenance(actor))
+            try:
+                recordings = self.save(trainee)
+            except IntegrityError:
+                continue
+            return Outcome(recordings[-1].notification.id, trainee.id, _subject_id(cmd))
+        raise Conflict(
+            f"trainee {cmd.trainee_id} was changed by others {self.settings.command_attempts} "
+            "times while this command was decided; nothing was recorded, try again"
+        )
+
+    def get_trainee(self, trainee_id: UUID) -> Trainee:
+        try:
+            trainee = self.repository.get(trainee_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no trainee {trainee_id}") from None
+        if not isinstance(trainee, Trainee):
+            raise NotFound(f"no trainee {trainee_id}")
+        return trainee
+
+    def _decision_inputs(self, cmd: Any) -> tuple[Any, ...]:
+        if isinstance(cmd, c.RecordAssessment):
+            return (self.forms.get(cmd.kind),)
+        return ()
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return any(True for _ in self.events.get(aggregate_id, lte=1, limit=1))
+
+
+def _subject_id(cmd: Any) -> UUID | None:
+    for name in SUBJECT_ID_FIELDS:
+        if hasattr(cmd, name):
+            return getattr(cmd, name)
+    return None
+
+
+def library_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing library's own settings, derived from ours.
+
+    Alembic owns every table, so the library is told never to create one.
+    """
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "SQLALCHEMY_URL": settings.database_url,
+        "CREATE_TABLE": "no",
+        "IS_SNAPSHOTTING_ENABLED": "y",
+    }
