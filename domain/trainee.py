@@ -311,7 +311,9 @@ class Trainee(Aggregate):
 
     # Guards.
 
-    def _record(self, event_class: type, prov: c.Provenance, occurred_on: date, **data: Any) -> None:
+    def _record(
+        self, event_class: type, prov: c.Provenance, occurred_on: date, **data: Any
+    ) -> None:
         self.trigger_event(
             event_class,
             timestamp=prov.recorded_at,

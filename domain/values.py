@@ -2,44 +2,44 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Pathway(str, Enum):
+class Pathway(StrEnum):
     INTEGRATED_MASTER = "INTEGRATED_MASTER"
     RESIDENT_ONLY = "RESIDENT_ONLY"
     EQUIVALENT_DEGREE = "EQUIVALENT_DEGREE"
 
 
-class DegreeCategory(str, Enum):
+class DegreeCategory(StrEnum):
     CLINICAL_MEDICINE = "CLINICAL_MEDICINE"
     STOMATOLOGY = "STOMATOLOGY"
     TCM = "TCM"
     INTEGRATED_TCM_WESTERN = "INTEGRATED_TCM_WESTERN"
 
 
-class CertificateKind(str, Enum):
+class CertificateKind(StrEnum):
     LICENCE = "LICENCE"
     RESIDENCY_CERTIFICATE = "RESIDENCY_CERTIFICATE"
     DIPLOMA = "DIPLOMA"
     DEGREE = "DEGREE"
 
 
-class CertificateState(str, Enum):
+class CertificateState(StrEnum):
     NOT_ELIGIBLE = "NOT_ELIGIBLE"
     ELIGIBLE = "ELIGIBLE"
     GRANTED = "GRANTED"
     REVOKED = "REVOKED"
 
 
-class TutorRole(str, Enum):
+class TutorRole(StrEnum):
     FIRST_TUTOR = "FIRST_TUTOR"
     ROTATING_TUTOR = "ROTATING_TUTOR"
     SCHOOL_TUTOR = "SCHOOL_TUTOR"
     HOSPITAL_TUTOR = "HOSPITAL_TUTOR"
 
 
-class EntryKind(str, Enum):
+class EntryKind(StrEnum):
     CASE = "CASE"
     PROCEDURE = "PROCEDURE"
     DUTY_SHIFT = "DUTY_SHIFT"
@@ -48,7 +48,7 @@ class EntryKind(str, Enum):
     OTHER = "OTHER"
 
 
-class AssessmentKind(str, Enum):
+class AssessmentKind(StrEnum):
     PRE_JOB_TRAINING = "PRE_JOB_TRAINING"
     MINI_CEX = "MINI_CEX"
     DOPS = "DOPS"

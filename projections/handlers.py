@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import singledispatch
 from typing import Any
 
@@ -95,7 +95,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def as_utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 @singledispatch

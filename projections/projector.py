@@ -128,7 +128,9 @@ class Projector:
 
     def _serialise(self, session: Session) -> None:
         if self._is_postgres:
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            session.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
 
     def _listen(self) -> _Listener:
         return _Listener(self.datastore.engine, self.records.recorder.channel_name)

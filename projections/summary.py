@@ -43,8 +43,10 @@ def gather_facts(session: Session, trainee_id: str) -> rules.TrainingFacts | Non
         )
     ).scalar_one()
     for assessment in _rows(session, t.assessments, trainee_id):
-        kinds = facts.passed_assessment_kinds if assessment["passed"] else facts.failed_assessment_kinds
-        kinds.add(assessment["kind"])
+        if assessment["passed"]:
+            facts.passed_assessment_kinds.add(assessment["kind"])
+        else:
+            facts.failed_assessment_kinds.add(assessment["kind"])
     for record in _rows(session, t.academic_records, trainee_id):
         _add_academic(facts, record)
     for certificate in _rows(session, t.certificates, trainee_id):

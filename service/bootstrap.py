@@ -34,6 +34,7 @@ class Services:
 
     def close(self) -> None:
         self.records.close()
+        self.engine.dispose()
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Services:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from domain.forms import AssessmentForm, RatingScale
+
+FORMS_DIRECTORY = Path(__file__).parent / "data" / "forms"
 
 
 class FormFileError(Exception):
@@ -16,8 +18,8 @@ class FormFileError(Exception):
 
 def load_forms() -> dict[str, AssessmentForm]:
     forms = {}
-    for path in sorted(resources.files("service").joinpath("data/forms").iterdir()):
-        if path.name.endswith(".yaml"):
+    for path in sorted(FORMS_DIRECTORY.glob("*.yaml")):
+        if path.is_file():
             form = parse_form(path.name, yaml.safe_load(path.read_text(encoding="utf-8")))
             forms[form.form_id] = form
     return forms

@@ -92,6 +92,9 @@ def normalise_database_url(raw: str) -> str:
     backend = url.get_backend_name()
     if backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg2")
+        if "connect_timeout" not in url.query:
+            # An unreachable server must fail start-up promptly, not hang.
+            url = url.update_query_dict({"connect_timeout": "10"})
     elif backend == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

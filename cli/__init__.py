@@ -1,0 +1,1 @@
+"""The `dualtrack` command line."""

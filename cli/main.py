@@ -1,0 +1,135 @@
+"""`dualtrack serve | schema | migrate | project | rebuild`.
+
+Every command reads its settings from the environment (DUALTRACK_DATABASE_URL, ...).
+Configuration and connection problems are reported in one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from service import bootstrap, migrate
+from service.settings import ConfigurationError, Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except ConfigurationError as error:
+        return _fail(str(error))
+    except sa.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        return _fail(f"database error: {reason}")
+    except KeyboardInterrupt:
+        return 130
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+    from api.app import create_app
+
+    settings = Settings.from_env()
+    if not args.no_migrate:
+        migrate.upgrade(settings)
+    services = bootstrap.build(settings)
+    if settings.projection_mode == "inline":
+        services.projector.catch_up()
+    _say(f"dualtrack: serving {settings.describe_database()} at http://{args.host}:{args.port}/graphql")
+    try:
+        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="info")
+    finally:
+        services.close()
+
+
+def schema(args: argparse.Namespace) -> None:
+    from api.schema import schema as served
+
+    print(served.as_str())
+
+
+def run_migrations(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    migrate.upgrade(settings)
+    _say(f"dualtrack: {settings.describe_database()} is migrated to the latest schema")
+
+
+def project(args: argparse.Namespace) -> None:
+    services = bootstrap.build(Settings.from_env())
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    _say(f"dualtrack: projecting from position {services.projector.position()}; Ctrl-C stops")
+    try:
+        services.projector.run_forever(
+            stop, on_batch=lambda count, reached: _say(f"projected up to position {reached}")
+        )
+    finally:
+        services.close()
+
+
+def rebuild(args: argparse.Namespace) -> None:
+    services = bootstrap.build(Settings.from_env())
+    try:
+        total = services.projector.head()
+        started = time.monotonic()
+        processed = services.projector.rebuild(progress=_progress_bar(total, started))
+        elapsed = max(time.monotonic() - started, 1e-9)
+        _say(f"\nrebuilt read models from {processed} events in {elapsed:.1f}s "
+             f"({processed / elapsed:,.0f} events/s)")
+    finally:
+        services.close()
+
+
+def _progress_bar(total: int, started: float) -> Callable[[int, int], None]:
+    def show(processed: int, reached: int) -> None:
+        done = min(reached / total, 1.0) if total else 1.0
+        rate = processed / max(time.monotonic() - started, 1e-9)
+        bar = "#" * int(done * 30)
+        sys.stderr.write(f"\r[{bar:<30}] {processed:,} events, {rate:,.0f} events/s")
+        sys.stderr.flush()
+
+    return show
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dualtrack", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="serve GraphQL (and GraphiQL) over HTTP")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument(
+        "--no-migrate", action="store_true", help="do not migrate the database first"
+    )
+    serve_parser.set_defaults(run=serve)
+    commands.add_parser("schema", help="print the served GraphQL SDL").set_defaults(run=schema)
+    commands.add_parser("migrate", help="migrate the database to the latest schema").set_defaults(
+        run=run_migrations
+    )
+    commands.add_parser("project", help="run the projection worker until stopped").set_defaults(
+        run=project
+    )
+    commands.add_parser("rebuild", help="rebuild every read model from the event log").set_defaults(
+        run=rebuild
+    )
+    return parser
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fail(message: str) -> int:
+    _say(f"dualtrack: error: {message}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
