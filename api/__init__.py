@@ -1,0 +1,1 @@
+"""The GraphQL API (FastAPI + strawberry) serving ../shared/contract/minimum.graphql."""

@@ -1,0 +1,24 @@
+"""The FastAPI application: GraphQL (with GraphiQL) at /graphql, and /health."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from strawberry.fastapi import GraphQLRouter
+
+from api.context import context_getter
+from api.schema import schema
+from service.bootstrap import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(title="dualtrack", docs_url=None, redoc_url=None)
+    app.include_router(
+        GraphQLRouter(schema, context_getter=context_getter(services), graphql_ide="graphiql"),
+        prefix="/graphql",
+    )
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,63 @@
+"""Every error a client sees carries a code in `extensions`, and never a stack trace or SQL."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from domain.errors import DomainError, InvalidCommand, RulesNotMet
+
+INTERNAL = "INTERNAL_SERVER_ERROR"
+INVALID_REQUEST = "GRAPHQL_VALIDATION_FAILED"
+
+
+class CodedErrors(MaskErrors):
+    """Domain refusals keep their message and gain their code; the unexpected is masked."""
+
+    def __init__(self) -> None:
+        super().__init__(error_message="internal error")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [_coded(error) for error in errors]
+
+
+def _coded(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, DomainError):
+        extensions: dict[str, object] = {"code": original.code}
+        if isinstance(original, RulesNotMet):
+            extensions["unmet"] = original.unmet
+        return _with(error, str(original), extensions)
+    if original is None:
+        code = (error.extensions or {}).get("code", INVALID_REQUEST)
+        return _with(error, error.message, {**(error.extensions or {}), "code": code})
+    if isinstance(original, GraphQLError):
+        return _coded(original)
+    return _with(error, "internal error", {"code": INTERNAL})
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message=message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
+def parse_id(value: str, argument: str) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidCommand(f"{argument} is not a valid id: {value!r}") from None
+
+
+def page_size(first: int | None, default: int, limit: int = 500) -> int:
+    size = default if first is None else first
+    if not 1 <= size <= limit:
+        raise InvalidCommand(f"first must be between 1 and {limit}, got {size}")
+    return size

@@ -1,0 +1,42 @@
+"""The Mutation root, one module per mutation."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.mutations.assign_tutor import assign_tutor
+from api.mutations.award_degree import award_degree
+from api.mutations.complete_rotation import complete_rotation
+from api.mutations.enroll_trainee import enroll_trainee
+from api.mutations.grant_licence import grant_licence
+from api.mutations.issue_diploma import issue_diploma
+from api.mutations.issue_residency_certificate import issue_residency_certificate
+from api.mutations.record_assessment import record_assessment
+from api.mutations.record_coursework import record_coursework
+from api.mutations.record_ethics_violation import record_ethics_violation
+from api.mutations.record_publication import record_publication
+from api.mutations.record_rotation_entry import record_rotation_entry
+from api.mutations.record_thesis_defense import record_thesis_defense
+from api.mutations.retract_rotation_entry import retract_rotation_entry
+from api.mutations.schedule_rotation import schedule_rotation
+from api.mutations.sign_rotation_entry import sign_rotation_entry
+
+
+@strawberry.type
+class Mutation:
+    enroll_trainee = strawberry.mutation(resolver=enroll_trainee)
+    assign_tutor = strawberry.mutation(resolver=assign_tutor)
+    schedule_rotation = strawberry.mutation(resolver=schedule_rotation)
+    complete_rotation = strawberry.mutation(resolver=complete_rotation)
+    record_rotation_entry = strawberry.mutation(resolver=record_rotation_entry)
+    sign_rotation_entry = strawberry.mutation(resolver=sign_rotation_entry)
+    retract_rotation_entry = strawberry.mutation(resolver=retract_rotation_entry)
+    record_assessment = strawberry.mutation(resolver=record_assessment)
+    record_ethics_violation = strawberry.mutation(resolver=record_ethics_violation)
+    grant_licence = strawberry.mutation(resolver=grant_licence)
+    issue_residency_certificate = strawberry.mutation(resolver=issue_residency_certificate)
+    record_publication = strawberry.mutation(resolver=record_publication)
+    record_coursework = strawberry.mutation(resolver=record_coursework)
+    record_thesis_defense = strawberry.mutation(resolver=record_thesis_defense)
+    issue_diploma = strawberry.mutation(resolver=issue_diploma)
+    award_degree = strawberry.mutation(resolver=award_degree)

@@ -1,0 +1,31 @@
+"""What every mutation does: run the command off the event loop, make it readable, report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from api.types import CommandResult, Info
+from domain.commands import EnrollTrainee
+from service import positions
+
+
+async def run_command(info: Info, build: Callable[[], Any]) -> CommandResult:
+    context = info.context
+    actor = context.actor
+    services = context.services
+
+    def work() -> CommandResult:
+        command = build()
+        if isinstance(command, EnrollTrainee):
+            outcome = services.records.enroll(command, actor)
+        else:
+            outcome = services.records.execute(command, actor)
+        services.after_write(outcome)
+        return CommandResult(
+            position=positions.encode(outcome.notification_id),
+            trainee_id=str(outcome.trainee_id),  # type: ignore[arg-type]
+            id=None if outcome.subject_id is None else str(outcome.subject_id),  # type: ignore[arg-type]
+        )
+
+    return await context.run(work)  # type: ignore[no-any-return]

@@ -1,0 +1,23 @@
+"""Records the physician licence."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from api.errors import parse_id
+from api.mutations._command import run_command
+from api.types import CommandResult, Info
+from domain import commands as c
+
+
+async def grant_licence(
+    info: Info, trainee_id: strawberry.ID, number: str, granted_on: date
+) -> CommandResult:
+    return await run_command(
+        info,
+        lambda: c.GrantLicence(
+            trainee_id=parse_id(trainee_id, "traineeId"), number=number, granted_on=granted_on
+        ),
+    )

@@ -1,0 +1,97 @@
+"""The Query root: trainees and the event feed."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import strawberry
+
+from api.errors import page_size, parse_id
+from api.types import Event, EventConnection, Info, Trainee, TraineeConnection
+from domain.errors import InvalidCommand
+from projections import queries
+from service import positions
+
+
+async def event_page(
+    info: Info, *, after: str | None, first: int | None, trainee_id: str | None = None,
+    types: list[str] | None = None,
+) -> EventConnection:
+    size = page_size(first, default=100)
+    rows = await info.context.run(
+        partial(
+            queries.events_page,
+            info.context.services.engine,
+            after_position=positions.decode(after),
+            limit=size + 1,
+            trainee_id=trainee_id,
+            types=types,
+        )
+    )
+    items = [Event.of(row) for row in rows[:size]]
+    has_more = len(rows) > size
+    return EventConnection(
+        items=items, has_more=has_more, next_cursor=items[-1].position if items else after
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="A trainee as recorded now, or as the record stood at asOf (recorded time)."
+    )
+    async def trainee(self, info: Info, id: strawberry.ID) -> Trainee | None:
+        row = await info.context.trainees.load(str(parse_id(id, "id")))
+        return None if row is None else Trainee(row=row)
+
+    @strawberry.field
+    async def trainees(
+        self,
+        info: Info,
+        base_id: strawberry.ID | None = None,
+        specialty: str | None = None,
+        cohort: int | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> TraineeConnection:
+        size = page_size(first, default=50)
+        after_id = None if after is None else str(_trainee_cursor(after))
+        rows = await info.context.run(
+            partial(
+                queries.list_trainees,
+                info.context.services.engine,
+                base_id=base_id,
+                specialty=specialty,
+                cohort=cohort,
+                after_id=after_id,
+                limit=size + 1,
+            )
+        )
+        items = [Trainee(row=row) for row in rows[:size]]
+        return TraineeConnection(
+            items=items,
+            has_more=len(rows) > size,
+            next_cursor=items[-1].row["id"] if items else after,
+        )
+
+    @strawberry.field(
+        description="All events in commit order; after is an opaque cursor taken from "
+        "Event.position."
+    )
+    async def events(
+        self,
+        info: Info,
+        after: str | None = None,
+        first: int | None = 100,
+        trainee_id: strawberry.ID | None = None,
+        types: list[str] | None = None,
+    ) -> EventConnection:
+        trainee = None if trainee_id is None else str(parse_id(trainee_id, "traineeId"))
+        return await event_page(info, after=after, first=first, trainee_id=trainee, types=types)
+
+
+def _trainee_cursor(after: str) -> object:
+    try:
+        return parse_id(after, "after")
+    except InvalidCommand:
+        raise InvalidCommand(f"after is not a cursor this service issued: {after!r}") from None

@@ -1,0 +1,11 @@
+"""The served schema. Built at import without services, so `dualtrack schema` can print it."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.errors import CodedErrors
+from api.mutations import Mutation
+from api.queries import Query
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[CodedErrors])

@@ -1,0 +1,310 @@
+"""The GraphQL types of the contract, resolved from read-model rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Context
+from domain import values
+from service import positions
+
+Pathway = strawberry.enum(values.Pathway)
+DegreeCategory = strawberry.enum(values.DegreeCategory)
+CertificateKind = strawberry.enum(values.CertificateKind)
+CertificateState = strawberry.enum(values.CertificateState)
+TutorRole = strawberry.enum(values.TutorRole)
+EntryKind = strawberry.enum(values.EntryKind)
+AssessmentKind = strawberry.enum(values.AssessmentKind)
+
+Info = strawberry.Info[Context, None]
+Row = dict[str, Any]
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@strawberry.type
+class TutorAssignment:
+    tutor_id: strawberry.ID
+    role: TutorRole
+    department: str | None
+    assigned_on: date
+
+    @classmethod
+    def of(cls, row: Row) -> TutorAssignment:
+        return cls(
+            tutor_id=strawberry.ID(row["tutor_id"]),
+            role=values.TutorRole(row["role"]),
+            department=row["department"],
+            assigned_on=row["assigned_on"],
+        )
+
+
+@strawberry.type
+class RotationEntry:
+    id: strawberry.ID
+    kind: EntryKind
+    occurred_on: date
+    description: str
+    signed_by: strawberry.ID | None
+    late: bool
+    retracted: bool
+
+    @classmethod
+    def of(cls, row: Row) -> RotationEntry:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            kind=values.EntryKind(row["kind"]),
+            occurred_on=row["occurred_on"],
+            description=row["description"],
+            signed_by=row["signed_by"],
+            late=row["late"],
+            retracted=row["retracted"],
+        )
+
+
+@strawberry.type
+class Rotation:
+    id: strawberry.ID
+    department: str
+    stage: int
+    start_on: date
+    end_on: date
+    completed: bool
+    tutor_id: strawberry.ID | None
+
+    @strawberry.field
+    async def entries(self, info: Info) -> list[RotationEntry]:
+        rows = await info.context.entries.load(str(self.id))
+        return [RotationEntry.of(row) for row in rows]
+
+    @classmethod
+    def of(cls, row: Row) -> Rotation:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            department=row["department"],
+            stage=row["stage"],
+            start_on=row["start_on"],
+            end_on=row["end_on"],
+            completed=row["completed_on"] is not None,
+            tutor_id=row["tutor_id"],
+        )
+
+
+@strawberry.type
+class Assessment:
+    id: strawberry.ID
+    kind: AssessmentKind
+    occurred_on: date
+    assessor_id: strawberry.ID | None
+    rotation_id: strawberry.ID | None
+    overall: int | None
+    passed: bool
+    ratings: JSON | None
+
+    @classmethod
+    def of(cls, row: Row) -> Assessment:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            kind=values.AssessmentKind(row["kind"]),
+            occurred_on=row["occurred_on"],
+            assessor_id=row["assessor_id"],
+            rotation_id=row["rotation_id"],
+            overall=row["overall"],
+            passed=row["passed"],
+            ratings=row["ratings"],
+        )
+
+
+@strawberry.type
+class Handbook:
+    row: strawberry.Private[Row]
+
+    @strawberry.field
+    async def rotations(self, info: Info) -> list[Rotation]:
+        return [Rotation.of(r) for r in await info.context.rotations.load(self.row["id"])]
+
+    @strawberry.field
+    async def assessments(self, info: Info) -> list[Assessment]:
+        return [Assessment.of(r) for r in await info.context.assessments.load(self.row["id"])]
+
+    @strawberry.field
+    def clinical_months(self) -> float:
+        return float(self.row["clinical_months"])
+
+    @strawberry.field
+    def credited_prior_months(self) -> float:
+        return float(self.row["prior_training_months"])
+
+    @strawberry.field
+    def resident_duty_months(self) -> float:
+        return float(self.row["resident_duty_months"])
+
+    @strawberry.field
+    def complete(self) -> bool:
+        return bool(self.row["handbook_complete"])
+
+    @strawberry.field(
+        description="Human-readable reasons the handbook is not complete, each starting "
+        "with its rule id, e.g. 'R8: ...'."
+    )
+    def missing(self) -> list[str]:
+        return list(self.row["handbook_missing"])
+
+
+@strawberry.type
+class CertificateStatus:
+    kind: CertificateKind
+    state: CertificateState
+    number: str | None
+    granted_on: date | None
+    unmet: list[str] = strawberry.field(
+        description="Unmet conditions, each starting with its rule id, e.g. "
+        "'R9: no licence held'."
+    )
+
+    @classmethod
+    def of(cls, row: Row) -> CertificateStatus:
+        return cls(
+            kind=values.CertificateKind(row["kind"]),
+            state=values.CertificateState(row["state"]),
+            number=row["number"],
+            granted_on=row["granted_on"],
+            unmet=list(row["unmet"]),
+        )
+
+
+@strawberry.type
+class Event:
+    position: str
+    id: strawberry.ID
+    type: str
+    trainee_id: strawberry.ID | None
+    version: int
+    occurred_on: date | None
+    recorded_at: datetime
+    actor: str | None
+    data: JSON
+    hash: str
+
+    @classmethod
+    def of(cls, row: Row) -> Event:
+        return cls(
+            position=positions.encode(row["position"]),
+            id=strawberry.ID(row["event_id"]),
+            type=row["type"],
+            trainee_id=row["trainee_id"],
+            version=row["version"],
+            occurred_on=row["occurred_on"],
+            recorded_at=utc(row["recorded_at"]),
+            actor=row["actor"],
+            data=row["data"],
+            hash=row["hash"],
+        )
+
+
+@strawberry.type
+class EventConnection:
+    items: list[Event]
+    next_cursor: str | None
+    has_more: bool
+
+
+@strawberry.type
+class Trainee:
+    row: strawberry.Private[Row]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row["id"])
+
+    @strawberry.field
+    def name(self) -> str:
+        return str(self.row["name"])
+
+    @strawberry.field
+    def pathway(self) -> Pathway:
+        return values.Pathway(self.row["pathway"])
+
+    @strawberry.field
+    def degree_category(self) -> DegreeCategory:
+        return values.DegreeCategory(self.row["degree_category"])
+
+    @strawberry.field
+    def licensed_at_enrollment(self) -> bool:
+        return bool(self.row["licensed_at_enrollment"])
+
+    @strawberry.field
+    def specialty(self) -> str:
+        return str(self.row["specialty"])
+
+    @strawberry.field
+    def base_id(self) -> strawberry.ID:
+        return strawberry.ID(self.row["base_id"])
+
+    @strawberry.field
+    def university(self) -> str:
+        return str(self.row["university"])
+
+    @strawberry.field
+    def cohort(self) -> int:
+        return int(self.row["cohort"])
+
+    @strawberry.field
+    def enrolled_on(self) -> date:
+        return self.row["enrolled_on"]  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        description="1 or 2 while in clinical training (rule R4); 3 once the required "
+        "clinical training is complete."
+    )
+    def stage(self) -> int:
+        return int(self.row["stage"])
+
+    @strawberry.field
+    def version(self) -> int:
+        return int(self.row["version"])
+
+    @strawberry.field
+    async def tutors(self, info: Info) -> list[TutorAssignment]:
+        return [TutorAssignment.of(r) for r in await info.context.tutors.load(self.row["id"])]
+
+    @strawberry.field
+    def handbook(self) -> Handbook:
+        return Handbook(row=self.row)
+
+    @strawberry.field
+    async def certificates(self, info: Info) -> list[CertificateStatus]:
+        rows = await info.context.certificates.load(self.row["id"])
+        order = [kind.value for kind in values.CertificateKind]
+        return [CertificateStatus.of(r) for r in sorted(rows, key=lambda r: order.index(r["kind"]))]
+
+    @strawberry.field
+    async def audit_trail(
+        self, info: Info, first: int | None = 100, after: str | None = None
+    ) -> EventConnection:
+        from api.queries import event_page
+
+        return await event_page(info, after=after, first=first, trainee_id=self.row["id"])
+
+
+@strawberry.type
+class TraineeConnection:
+    items: list[Trainee]
+    next_cursor: str | None
+    has_more: bool
+
+
+@strawberry.type(
+    description="Every mutation returns the position of its last event, so a client can "
+    "read its own write."
+)
+class CommandResult:
+    position: str
+    trainee_id: strawberry.ID
+    id: strawberry.ID | None

@@ -1,0 +1,120 @@
+"""Reads over the read models, batched by id so that a request costs a fixed number of
+statements however many rotations or entries a trainee has."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from projections import tables as t
+
+Row = dict[str, Any]
+
+
+def _fetch(engine: sa.Engine, statement: sa.Select[Any]) -> list[Row]:
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+def _grouped(rows: list[Row], key: str, keys: Sequence[str]) -> list[list[Row]]:
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row[key]].append(row)
+    return [groups.get(k, []) for k in keys]
+
+
+def trainees_by_id(engine: sa.Engine, ids: Sequence[str]) -> list[Row | None]:
+    rows = _fetch(engine, sa.select(t.trainees).where(t.trainees.c.id.in_(ids)))
+    found = {row["id"]: row for row in rows}
+    return [found.get(i) for i in ids]
+
+
+def list_trainees(
+    engine: sa.Engine,
+    *,
+    base_id: str | None,
+    specialty: str | None,
+    cohort: int | None,
+    after_id: str | None,
+    limit: int,
+) -> list[Row]:
+    statement = sa.select(t.trainees).order_by(t.trainees.c.id).limit(limit)
+    if base_id is not None:
+        statement = statement.where(t.trainees.c.base_id == base_id)
+    if specialty is not None:
+        statement = statement.where(t.trainees.c.specialty == specialty)
+    if cohort is not None:
+        statement = statement.where(t.trainees.c.cohort == cohort)
+    if after_id is not None:
+        statement = statement.where(t.trainees.c.id > after_id)
+    return _fetch(engine, statement)
+
+
+def tutors_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
+    table = t.tutor_assignments
+    rows = _fetch(
+        engine, sa.select(table).where(table.c.trainee_id.in_(ids)).order_by(table.c.event_version)
+    )
+    return _grouped(rows, "trainee_id", ids)
+
+
+def rotations_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
+    table = t.rotations
+    rows = _fetch(
+        engine,
+        sa.select(table).where(table.c.trainee_id.in_(ids)).order_by(table.c.start_on, table.c.id),
+    )
+    return _grouped(rows, "trainee_id", ids)
+
+
+def entries_by_rotation(engine: sa.Engine, rotation_ids: Sequence[str]) -> list[list[Row]]:
+    table = t.rotation_entries
+    rows = _fetch(
+        engine,
+        sa.select(table)
+        .where(table.c.rotation_id.in_(rotation_ids))
+        .order_by(table.c.occurred_on, table.c.event_version),
+    )
+    return _grouped(rows, "rotation_id", rotation_ids)
+
+
+def assessments_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
+    table = t.assessments
+    rows = _fetch(
+        engine,
+        sa.select(table)
+        .where(table.c.trainee_id.in_(ids))
+        .order_by(table.c.occurred_on, table.c.event_version),
+    )
+    return _grouped(rows, "trainee_id", ids)
+
+
+def certificates_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
+    table = t.certificates
+    rows = _fetch(engine, sa.select(table).where(table.c.trainee_id.in_(ids)))
+    return _grouped(rows, "trainee_id", ids)
+
+
+def events_page(
+    engine: sa.Engine,
+    *,
+    after_position: int,
+    limit: int,
+    trainee_id: str | None = None,
+    types: Sequence[str] | None = None,
+) -> list[Row]:
+    table = t.audit_events
+    statement = (
+        sa.select(table)
+        .where(table.c.position > after_position)
+        .order_by(table.c.position)
+        .limit(limit)
+    )
+    if trainee_id is not None:
+        statement = statement.where(table.c.trainee_id == trainee_id)
+    if types:
+        statement = statement.where(table.c.type.in_(list(types)))
+    return _fetch(engine, statement)

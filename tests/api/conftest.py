@@ -1,0 +1,66 @@
+"""A GraphQL client over the ASGI app, on each backend."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from service.bootstrap import Services
+
+ENROLL = """
+mutation($input: EnrollTraineeInput!) {
+  enrollTrainee(input: $input) { position traineeId id }
+}
+"""
+
+
+def enrollment(**changes: Any) -> dict[str, Any]:
+    base = {
+        "name": "Li Lei", "nationalId": "110101199901011234", "pathway": "INTEGRATED_MASTER",
+        "degreeCategory": "CLINICAL_MEDICINE", "bachelorMajor": "clinical medicine",
+        "hasBachelorOfMedicine": True, "holdsResidencyCertificate": False,
+        "licensedAtEnrollment": False, "specialty": "internal medicine", "baseId": "base-1",
+        "university": "Peking University", "cohort": 2025, "enrolledOn": "2025-09-01",
+    }
+    return base | changes
+
+
+class GraphQL:
+    """Posts GraphQL requests to the app, in process (ASGI) or to a URL over the network."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, base_url: str = "http://dualtrack"):
+        self.transport = transport
+        self.base_url = base_url
+
+    async def _post(self, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        async with httpx.AsyncClient(transport=self.transport, base_url=self.base_url) as client:
+            return await client.post("/graphql", json=body, headers=headers)
+
+    def __call__(self, query: str, actor: str | None = "staff-1", **variables: Any) -> Any:
+        headers = {} if actor is None else {"X-Actor": actor}
+        response = asyncio.run(self._post({"query": query, "variables": variables}, headers))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def ok(self, query: str, actor: str | None = "staff-1", **variables: Any) -> Any:
+        body = self(query, actor=actor, **variables)
+        assert "errors" not in body, body
+        return body["data"]
+
+    def error(self, query: str, actor: str | None = "staff-1", **variables: Any) -> Any:
+        body = self(query, actor=actor, **variables)
+        assert body.get("errors"), body
+        return body["errors"][0]
+
+    def enroll(self, **changes: Any) -> str:
+        data = self.ok(ENROLL, input=enrollment(**changes))
+        return str(data["enrollTrainee"]["traineeId"])
+
+
+@pytest.fixture
+def gql(services: Services) -> GraphQL:
+    return GraphQL(httpx.ASGITransport(app=create_app(services)))

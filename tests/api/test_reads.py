@@ -1,0 +1,123 @@
+"""Paging, statement counts, and the API served by a real uvicorn server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from api.app import create_app
+from service.bootstrap import Services
+from tests.api.conftest import ENROLL, GraphQL, enrollment
+
+
+def test_trainees_and_events_page_with_opaque_cursors(gql: GraphQL) -> None:
+    ids = sorted(gql.enroll(nationalId=f"1101011999010100{n:02d}") for n in range(5))
+    seen, after = [], None
+    while True:
+        page = gql.ok("""query($after: String) { trainees(first: 2, after: $after) {
+                         items { id } nextCursor hasMore } }""", after=after)["trainees"]
+        seen += [item["id"] for item in page["items"]]
+        if not page["hasMore"]:
+            break
+        after = page["nextCursor"]
+    assert seen == ids
+
+    positions, after = [], None
+    for _ in range(10):
+        page = gql.ok("""query($after: String) { events(first: 4, after: $after,
+                         types: ["TraineeEnrolled"]) { items { position type }
+                         nextCursor hasMore } }""", after=after)["events"]
+        positions += [item["position"] for item in page["items"]]
+        after = page["nextCursor"]
+        if not page["hasMore"]:
+            break
+    assert len(positions) == 5 and positions == sorted(positions)
+    assert gql.ok("""query { trainees(baseId: "base-1", cohort: 2025) { items { id } } }""")[
+        "trainees"]["items"]
+    assert gql.ok("""query { trainees(cohort: 1999) { items { id } hasMore } }""") == {
+        "trainees": {"items": [], "hasMore": False}}
+    bad = gql.error("""query { events(after: "garbage") { hasMore } }""")
+    assert bad["extensions"]["code"] == "BAD_USER_INPUT"
+    too_many = gql.error("""query { events(first: 100000) { hasMore } }""")
+    assert "first must be between 1 and 500" in too_many["message"]
+
+
+HANDBOOK = """query($t: ID!) { trainee(id: $t) { tutors { tutorId } certificates { state }
+  handbook { rotations { department entries { kind } } assessments { kind } } } }"""
+
+
+def handbook_statements(gql: GraphQL, services: Services, rotations: int) -> int:
+    t = gql.enroll(nationalId=f"22010119990101{rotations:04d}", enrolledOn="2025-01-01")
+    for month in range(rotations):
+        start, end = f"2025-{month + 1:02d}-01", f"2025-{month + 2:02d}-01"
+        rotation = gql.ok("""mutation($t: ID!, $s: Date!, $e: Date!) { scheduleRotation(
+            traineeId: $t, department: "ward", stage: 1, startOn: $s, endOn: $e) { id } }""",
+            t=t, s=start, e=end)["scheduleRotation"]["id"]
+        for _ in range(2):
+            gql.ok("""mutation($t: ID!, $r: ID!, $on: Date!) { recordRotationEntry(traineeId: $t,
+                rotationId: $r, kind: CASE, occurredOn: $on, description: "case") { id } }""",
+                t=t, r=rotation, on=start)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(services.engine, "before_cursor_execute", count)
+    try:
+        trainee = gql.ok(HANDBOOK, t=t)["trainee"]
+    finally:
+        sa.event.remove(services.engine, "before_cursor_execute", count)
+    assert len(trainee["handbook"]["rotations"]) == rotations
+    return len(statements)
+
+
+def test_a_handbook_costs_the_same_statements_however_long_it_is(
+    gql: GraphQL, services: Services
+) -> None:
+    assert handbook_statements(gql, services, 2) == handbook_statements(gql, services, 6)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_url(services: Services) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+def test_a_real_server_records_and_answers_over_http(server_url: str) -> None:
+    with httpx.Client(base_url=server_url, timeout=30) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        enrolled = client.post(
+            "/graphql", json={"query": ENROLL, "variables": {"input": enrollment()}},
+            headers={"X-Actor": "registrar"},
+        ).json()
+        trainee_id = enrolled["data"]["enrollTrainee"]["traineeId"]
+        read = client.post("/graphql", json={
+            "query": "query($t: ID!) { trainee(id: $t) { name auditTrail { items { actor } } } }",
+            "variables": {"t": trainee_id},
+        }).json()
+    assert read["data"]["trainee"]["name"] == "Li Lei"
+    assert read["data"]["trainee"]["auditTrail"]["items"][0]["actor"] == "registrar"

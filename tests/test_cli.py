@@ -1,0 +1,165 @@
+"""The `dualtrack` command line, run as a user runs it: as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from domain import commands as c
+from projections import tables as t
+from service import bootstrap
+from service.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def dualtrack(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO,
+        env=_env(env),
+    )
+
+
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUALTRACK_")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra or {})
+    return env
+
+
+def enroll(services: bootstrap.Services, national_id: str = "110101199901011234") -> uuid.UUID:
+    outcome = services.records.enroll(
+        c.EnrollTrainee(
+            trainee_id=uuid.uuid4(), name="Li Lei", national_id=national_id,
+            pathway="INTEGRATED_MASTER", degree_category="CLINICAL_MEDICINE",
+            bachelor_major="clinical medicine", has_bachelor_of_medicine=True,
+            holds_residency_certificate=False, licensed_at_enrollment=False,
+            specialty="internal medicine", base_id="base-1", university="PKU",
+            cohort=2025, enrolled_on=date(2025, 9, 1),
+        ),
+        actor="staff",
+    )
+    return outcome.trainee_id
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("nonsense://x", "supports sqlite and postgresql"),
+        ("postgresql://postgres@127.0.0.1:1/nothing", "database error"),
+        ("::::", "not a database URL"),
+    ],
+)
+def test_a_bad_or_unreachable_database_gives_one_line_and_no_traceback(url: str, says: str) -> None:
+    result = dualtrack("migrate", env={"DUALTRACK_DATABASE_URL": url})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unmigrated_database_is_named_with_the_fix(tmp_path: Path) -> None:
+    result = dualtrack("rebuild", env={"DUALTRACK_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert result.returncode == 2
+    assert "run `dualtrack migrate` first" in result.stderr
+
+
+def test_schema_prints_the_served_sdl() -> None:
+    result = dualtrack("schema")
+    assert result.returncode == 0, result.stderr
+    assert "type Query" in result.stdout
+    assert "enrollTrainee(input: EnrollTraineeInput!): CommandResult!" in result.stdout
+
+
+def test_migrate_without_a_url_creates_the_sqlite_file_under_var(tmp_path: Path) -> None:
+    result = dualtrack("migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "var" / "dualtrack.sqlite3").exists()
+
+
+def test_rebuild_reports_events_per_second(services: bootstrap.Services,
+                                           settings: Settings) -> None:
+    enroll(services)
+    result = dualtrack("rebuild", env={"DUALTRACK_DATABASE_URL": settings.database_url})
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt read models from 2 events" in result.stderr
+    assert "events/s" in result.stderr
+    assert services.projector.position() == services.projector.head()
+
+
+def test_the_worker_projects_what_another_process_wrote(services: bootstrap.Services,
+                                                        settings: Settings,
+                                                        tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "project"], cwd=REPO,
+            env=_env({"DUALTRACK_DATABASE_URL": settings.database_url}),
+            stdout=output, stderr=subprocess.STDOUT,
+        )
+    try:
+        trainee_id = enroll(services)  # written here, without projecting it here
+        head = services.projector.head()
+        deadline = time.monotonic() + 30
+        while services.projector.position() < head and time.monotonic() < deadline:
+            assert worker.poll() is None, log.read_text()
+            time.sleep(0.1)
+        assert services.projector.position() == head
+        with services.engine.connect() as connection:
+            names = connection.execute(
+                sa.select(t.trainees.c.name).where(t.trainees.c.id == str(trainee_id))
+            ).scalars().all()
+        assert names == ["Li Lei"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=20)
+    assert worker.returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_readme_first_command_serves_graphql_on_sqlite(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=tmp_path,
+            env=_env(None), stdout=output, stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/graphql"
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline:
+            assert server.poll() is None, log.read_text()
+            try:
+                answer = httpx.post(url, json={"query": "{ trainees { items { id } hasMore } }"})
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200
+        assert answer.json() == {"data": {"trainees": {"items": [], "hasMore": False}}}
+        graphiql = httpx.get(url, headers={"Accept": "text/html"})
+        assert "graphiql" in graphiql.text.lower()
+        assert (tmp_path / "var" / "dualtrack.sqlite3").exists()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
