@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
+
     from api.app import create_app
 
     settings = Settings.from_env()
