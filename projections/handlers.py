@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import singledispatch
 from typing import Any
 
@@ -33,6 +33,7 @@ class Context:
     session: Session
     notification: Notification
     late_after: timedelta
+    zone: tzinfo
 
     def execute(self, statement: Any) -> None:
         self.session.execute(statement)
@@ -175,7 +176,8 @@ def _(event: e.RotationCompleted, ctx: Context) -> None:
 def _(event: e.RotationEntryRecorded, ctx: Context) -> None:
     recorded_at = as_utc(event.timestamp)
     # "Timely" is a setting (R8): entries recorded later than that are flagged, not refused.
-    late = recorded_at.date() - event.occurred_on > ctx.late_after
+    recorded_on = event.timestamp.astimezone(ctx.zone).date()
+    late = recorded_on - event.occurred_on > ctx.late_after
     ctx.execute(
         t.rotation_entries.insert().values(
             id=event.entry_id,

@@ -33,13 +33,14 @@ Progress = Callable[[int, int], None]
 
 
 class Projector:
-    def __init__(self, records: TraineeRecords, late_entry_days: int, batch_size: int = 500):
+    def __init__(self, records: TraineeRecords, batch_size: int = 500):
         self.records = records
         self.datastore = records.recorder.datastore
         self.tracking = SQLAlchemyTrackingRecorder(
             self.datastore, tracking_table_name=TRACKING_TABLE
         )
-        self.late_after = timedelta(days=late_entry_days)
+        self.late_after = timedelta(days=records.settings.late_entry_days)
+        self.zone = records.settings.zone
         self.batch_size = batch_size
         self._in_process = threading.Lock()
         self._is_postgres = self.datastore.engine.dialect.name == "postgresql"
@@ -117,7 +118,8 @@ class Projector:
             touched: set[str] = set()
             for notification in notifications:
                 event = self.records.mapper.to_domain_event(notification)
-                trainee_id = project(Context(session, notification, self.late_after), event)
+                context = Context(session, notification, self.late_after, self.zone)
+                trainee_id = project(context, event)
                 if trainee_id is not None:
                     touched.add(trainee_id)
             for trainee_id in sorted(touched):

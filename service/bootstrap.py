@@ -43,7 +43,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     return Services(
         settings=settings,
         records=records,
-        projector=Projector(records, late_entry_days=settings.late_entry_days),
+        projector=Projector(records),
     )
 
 
