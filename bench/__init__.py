@@ -1,0 +1,1 @@
+"""Benchmarks: figures printed side by side with baselines measured in the same run."""
