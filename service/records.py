@@ -165,4 +165,8 @@ def library_env(settings: Settings) -> dict[str, str]:
         "SQLALCHEMY_URL": settings.database_url,
         "CREATE_TABLE": "no",
         "IS_SNAPSHOTTING_ENABLED": "y",
+        # Trainees stay cached between commands; each load fast-forwards the cached copy
+        # with whatever other writers stored since, so the cache is never stale.
+        "AGGREGATE_CACHE_MAXSIZE": "2000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
     }
