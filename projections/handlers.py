@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import singledispatch
 from typing import Any
 
-import sqlalchemy as sa
 from eventsourcing.persistence import Notification
 from sqlalchemy.orm import Session
 
@@ -272,7 +271,3 @@ def _(event: Any, ctx: Context) -> None:
         )
     )
 
-
-def all_rows_query(table: sa.Table) -> sa.Select[Any]:
-    """Every row of a table in a stable order, for comparing read models."""
-    return sa.select(table).order_by(*table.primary_key.columns)

@@ -53,49 +53,38 @@ def list_trainees(
     return _fetch(engine, statement)
 
 
-def tutors_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
-    table = t.tutor_assignments
-    rows = _fetch(
-        engine, sa.select(table).where(table.c.trainee_id.in_(ids)).order_by(table.c.event_version)
+def _children(
+    engine: sa.Engine, table: sa.Table, parent: str, keys: Sequence[str], *order: str
+) -> list[list[Row]]:
+    """Rows of `table` for each parent key, in the given order, in one statement."""
+    statement = (
+        sa.select(table)
+        .where(table.c[parent].in_(keys))
+        .order_by(*(table.c[column] for column in order))
     )
-    return _grouped(rows, "trainee_id", ids)
+    return _grouped(_fetch(engine, statement), parent, keys)
+
+
+def tutors_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
+    return _children(engine, t.tutor_assignments, "trainee_id", ids, "event_version")
 
 
 def rotations_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
-    table = t.rotations
-    rows = _fetch(
-        engine,
-        sa.select(table).where(table.c.trainee_id.in_(ids)).order_by(table.c.start_on, table.c.id),
-    )
-    return _grouped(rows, "trainee_id", ids)
+    return _children(engine, t.rotations, "trainee_id", ids, "start_on", "id")
 
 
 def entries_by_rotation(engine: sa.Engine, rotation_ids: Sequence[str]) -> list[list[Row]]:
-    table = t.rotation_entries
-    rows = _fetch(
-        engine,
-        sa.select(table)
-        .where(table.c.rotation_id.in_(rotation_ids))
-        .order_by(table.c.occurred_on, table.c.event_version),
+    return _children(
+        engine, t.rotation_entries, "rotation_id", rotation_ids, "occurred_on", "event_version"
     )
-    return _grouped(rows, "rotation_id", rotation_ids)
 
 
 def assessments_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
-    table = t.assessments
-    rows = _fetch(
-        engine,
-        sa.select(table)
-        .where(table.c.trainee_id.in_(ids))
-        .order_by(table.c.occurred_on, table.c.event_version),
-    )
-    return _grouped(rows, "trainee_id", ids)
+    return _children(engine, t.assessments, "trainee_id", ids, "occurred_on", "event_version")
 
 
 def certificates_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
-    table = t.certificates
-    rows = _fetch(engine, sa.select(table).where(table.c.trainee_id.in_(ids)))
-    return _grouped(rows, "trainee_id", ids)
+    return _children(engine, t.certificates, "trainee_id", ids, "kind")
 
 
 def events_page(

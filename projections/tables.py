@@ -5,6 +5,8 @@ Ids are stored as text so the same rows compare equal on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -152,3 +154,8 @@ READ_MODEL_TABLES = (
     certificates,
     audit_events,
 )
+
+
+def all_rows_query(table: sa.Table) -> sa.Select[Any]:
+    """Every row of a table in a stable order, for comparing read models."""
+    return sa.select(table).order_by(*table.primary_key.columns)

@@ -8,18 +8,16 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from domain import commands as c
 from projections import tables as t
 from service import bootstrap
 from service.settings import Settings
+from tests.history import enroll
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,21 +36,6 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO)
     env.update(extra or {})
     return env
-
-
-def enroll(services: bootstrap.Services, national_id: str = "110101199901011234") -> uuid.UUID:
-    outcome = services.records.enroll(
-        c.EnrollTrainee(
-            trainee_id=uuid.uuid4(), name="Li Lei", national_id=national_id,
-            pathway="INTEGRATED_MASTER", degree_category="CLINICAL_MEDICINE",
-            bachelor_major="clinical medicine", has_bachelor_of_medicine=True,
-            holds_residency_certificate=False, licensed_at_enrollment=False,
-            specialty="internal medicine", base_id="base-1", university="PKU",
-            cohort=2025, enrolled_on=date(2025, 9, 1),
-        ),
-        actor="staff",
-    )
-    return outcome.trainee_id
 
 
 @pytest.mark.parametrize(

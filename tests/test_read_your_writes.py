@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from datetime import date
 
 import sqlalchemy as sa
@@ -13,6 +12,7 @@ from projections import tables as t
 from service import bootstrap
 from service.clock import FixedClock
 from service.settings import Settings
+from tests.history import enroll
 
 
 def test_worker_mode_projects_the_write_itself_when_no_worker_is_running(
@@ -23,23 +23,16 @@ def test_worker_mode_projects_the_write_itself_when_no_worker_is_running(
     )
     services = bootstrap.build(worker_mode, clock=clock)
     try:
-        outcome = services.records.enroll(
-            c.EnrollTrainee(
-                trainee_id=uuid.uuid4(), name="Han Meimei", national_id="310101199902021234",
-                pathway="RESIDENT_ONLY", degree_category="CLINICAL_MEDICINE",
-                bachelor_major="clinical medicine", has_bachelor_of_medicine=True,
-                holds_residency_certificate=False, licensed_at_enrollment=True,
-                specialty="paediatrics", base_id="base-2", university="Fudan",
-                cohort=2026, enrolled_on=date(2026, 9, 1),
-            ),
-            actor="registrar",
+        trainee_id = enroll(services, pathway="RESIDENT_ONLY", licensed_at_enrollment=True)
+        outcome = services.records.execute(
+            c.AssignTutor(trainee_id, "dr-qian", "FIRST_TUTOR", date(2024, 9, 1)), "registrar"
         )
         services.after_write(outcome)
         assert services.projector.position() >= outcome.notification_id
         with services.engine.connect() as connection:
-            stage = connection.execute(
-                sa.select(t.trainees.c.stage).where(t.trainees.c.id == str(outcome.trainee_id))
+            version = connection.execute(
+                sa.select(t.trainees.c.version).where(t.trainees.c.id == str(trainee_id))
             ).scalar_one()
-        assert stage == 1
+        assert version == 2
     finally:
         services.close()

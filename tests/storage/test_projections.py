@@ -13,16 +13,15 @@ from alembic.runtime.migration import MigrationContext
 
 from domain import commands as c
 from projections import tables as t
-from projections.handlers import all_rows_query
 from service import bootstrap, migrate
 from service.clock import FixedClock
 from service.settings import Settings
-from tests.storage.history import enroll, realistic
+from tests.history import enroll, realistic
 
 
 def snapshot(services: bootstrap.Services) -> dict[str, list[Any]]:
     with services.engine.connect() as connection:
-        return {table.name: [tuple(row) for row in connection.execute(all_rows_query(table))]
+        return {table.name: [tuple(row) for row in connection.execute(t.all_rows_query(table))]
                 for table in t.READ_MODEL_TABLES}
 
 

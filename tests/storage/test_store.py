@@ -14,7 +14,7 @@ from domain import commands as c
 from domain.errors import Conflict, InvalidCommand
 from domain.events import RotationEntryRecorded
 from service.bootstrap import Services
-from tests.storage.history import enroll, realistic
+from tests.history import enroll, realistic
 
 
 def count(services: Services, table: str) -> int:

@@ -1,4 +1,4 @@
-"""A realistic trainee history written through the application, for storage tests."""
+"""Trainee histories written through the application, shared by the tests."""
 
 from __future__ import annotations
 
