@@ -11,6 +11,9 @@ from domain.errors import DomainError, InvalidCommand, RulesNotMet
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
 INVALID_REQUEST = "GRAPHQL_VALIDATION_FAILED"
+# graphql-core's wording when a value does not fit its argument's type: the operation is
+# well formed, the data in it is not.
+BAD_VALUE_MARKERS = ("cannot represent", "Expected value of type", "got invalid value")
 
 
 class CodedErrors(MaskErrors):
@@ -31,7 +34,9 @@ def _coded(error: GraphQLError) -> GraphQLError:
             extensions["unmet"] = original.unmet
         return _with(error, str(original), extensions)
     if original is None:
-        code = (error.extensions or {}).get("code", INVALID_REQUEST)
+        bad_value = any(marker in error.message for marker in BAD_VALUE_MARKERS)
+        default = InvalidCommand.code if bad_value else INVALID_REQUEST
+        code = (error.extensions or {}).get("code", default)
         return _with(error, error.message, {**(error.extensions or {}), "code": code})
     if isinstance(original, GraphQLError):
         return _coded(original)

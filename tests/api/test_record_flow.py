@@ -139,5 +139,8 @@ def test_bad_dates_and_duplicates_are_refused_with_nothing_written(
     )
     assert duplicate["extensions"]["code"] == "CONFLICT"
     invalid = gql.error("{ trainee(id: 5) { nosuchfield } }")
-    assert invalid["extensions"]["code"]
+    assert invalid["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    impossible = gql.error(SCHEDULE, t=t, dept="cardiology", start="2025-13-45", end="2026-01-01")
+    assert impossible["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "2025-13-45" in impossible["message"]
     assert event_count(services) == written
