@@ -103,10 +103,11 @@ class Trainee(Aggregate):
             )
         guards.not_before("startOn", cmd.start_on, self.enrolled_on, "enrollment")
         for rotation_id, other in self.rotations.items():
-            if cmd.start_on < other["end_on"] and other["start_on"] < cmd.end_on:
+            other_end = other["completed_on"] or other["end_on"]
+            if cmd.start_on < other_end and other["start_on"] < cmd.end_on:
                 raise Conflict(
                     f"rotation {cmd.start_on}..{cmd.end_on} overlaps rotation {rotation_id} "
-                    f"in {other['department']} ({other['start_on']}..{other['end_on']})"
+                    f"in {other['department']} ({other['start_on']}..{other_end})"
                 )
         self._record(
             e.RotationScheduled,

@@ -39,10 +39,14 @@ class Context:
 
 
 def project(ctx: Context, event: Any) -> str | None:
-    """Writes the event's rows and its audit record; returns the trainee it touched."""
+    """Writes the event's rows and its audit record; returns the trainee it touched.
+
+    Events of no trainee (the national-ID claims) stay internal: a claim's id is derived
+    from the national ID, and an id that can be tested against guesses is never served.
+    """
     trainee_id = _trainee_id(event)
-    _audit(ctx, event, trainee_id)
     if trainee_id is not None:
+        _audit(ctx, event, trainee_id)
         apply(event, ctx)
         ctx.execute(
             t.trainees.update()
@@ -56,7 +60,7 @@ def _trainee_id(event: Any) -> str | None:
     return str(event.originator_id) if isinstance(event, e.TraineeEvent) else None
 
 
-def _audit(ctx: Context, event: Any, trainee_id: str | None) -> None:
+def _audit(ctx: Context, event: Any, trainee_id: str) -> None:
     n = ctx.notification
     ctx.execute(
         t.audit_events.insert().values(

@@ -82,11 +82,15 @@ def test_dates_out_of_order_are_refused() -> None:
             c.GrantLicence(trainee.id, "110000", date(2027, 1, 1)))
 
 
-def test_overlapping_rotations_conflict() -> None:
-    trainee, _ = with_rotation()
-    refused(trainee, Conflict, "overlaps", trainee.decide_schedule_rotation,
-            c.ScheduleRotation(trainee.id, uuid.uuid4(), "icu", 1, date(2025, 11, 1),
-                               date(2026, 1, 1)))
+def test_overlapping_rotations_conflict_until_one_ends_early() -> None:
+    trainee, rotation = with_rotation()
+    follow_on = c.ScheduleRotation(trainee.id, uuid.uuid4(), "icu", 1, date(2025, 11, 1),
+                                   date(2026, 1, 1))
+    refused(trainee, Conflict, "overlaps", trainee.decide_schedule_rotation, follow_on)
+    trainee.decide_complete_rotation(c.CompleteRotation(trainee.id, rotation, date(2025, 11, 1)),
+                                     PROV)
+    trainee.decide_schedule_rotation(follow_on, PROV)
+    assert len(trainee.rotations) == 2
 
 
 def test_an_entry_for_a_rotation_that_does_not_exist_is_not_found() -> None:
