@@ -1,4 +1,9 @@
-"""The raw PostgreSQL baselines: what the same rows cost without dualtrack."""
+"""The raw PostgreSQL baselines: what the same rows cost without dualtrack.
+
+Every baseline writes to a scratch table shaped like the event store's (a sequence id,
+the stream's id and version under a unique index, a topic and a binary state of the
+stored events' average width), or reads the read-model rows directly.
+"""
 
 from __future__ import annotations
 
@@ -9,67 +14,99 @@ import uuid
 import psycopg2
 import psycopg2.extras
 
-SCRATCH = """CREATE TABLE IF NOT EXISTS bench_rows (
+SCRATCH = """
+CREATE TABLE IF NOT EXISTS bench_rows (
     id BIGSERIAL PRIMARY KEY, originator_id UUID NOT NULL, originator_version INT NOT NULL,
-    topic TEXT NOT NULL, state BYTEA NOT NULL)"""
+    topic TEXT NOT NULL, state BYTEA NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS bench_rows_stream_idx
+    ON bench_rows (originator_id, originator_version);
+"""
+INSERT = ("INSERT INTO bench_rows (originator_id, originator_version, topic, state) "
+          "VALUES (%s, %s, %s, %s)")
+TOPIC = "domain.events:RotationEntryRecorded"
 
 
-def _row(payload: bytes) -> tuple[str, int, str, bytes]:
-    return (str(uuid.uuid4()), 1, "domain.events:RotationEntryRecorded", payload)
+def stored_event_width(dsn: str) -> int:
+    """The average size in bytes of a stored event's state, so baselines write alike rows."""
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(avg(octet_length(state)), 400) FROM dualtrack_events")
+        width = int(cursor.fetchone()[0])
+    connection.close()
+    return width
+
+
+def _scratch(connection: psycopg2.extensions.connection) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(SCRATCH)
+        cursor.execute("TRUNCATE bench_rows")
+    connection.commit()
 
 
 def single_row_commits(dsn: str, count: int, payload_size: int) -> float:
-    """Rows/s inserting one row per transaction, one connection."""
+    """Rows/s inserting one row per transaction, one connection, one thread."""
     payload = os.urandom(payload_size)
-    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
-        cursor.execute(SCRATCH)
-        connection.commit()
-        started = time.perf_counter()
-        for _ in range(count):
-            cursor.execute(
-                "INSERT INTO bench_rows (originator_id, originator_version, topic, state) "
-                "VALUES (%s, %s, %s, %s)", _row(payload),
-            )
-            connection.commit()
-        elapsed = time.perf_counter() - started
-    connection.close()
+    stream = str(uuid.uuid4())
+    connection = psycopg2.connect(dsn)
+    try:
+        _scratch(connection)
+        with connection.cursor() as cursor:
+            started = time.perf_counter()
+            for version in range(1, count + 1):
+                cursor.execute(INSERT, (stream, version, TOPIC, payload))
+                connection.commit()
+            elapsed = time.perf_counter() - started
+    finally:
+        connection.close()
     return count / elapsed
 
 
 def multi_row_inserts(dsn: str, count: int, payload_size: int, batch: int) -> float:
-    """Rows/s inserting `batch` rows per statement and transaction."""
+    """Rows/s inserting `batch` rows per execute_values statement and transaction."""
     payload = os.urandom(payload_size)
-    rows = [_row(payload) for _ in range(count)]
-    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
-        cursor.execute(SCRATCH)
-        connection.commit()
-        started = time.perf_counter()
-        for start in range(0, count, batch):
-            psycopg2.extras.execute_values(
-                cursor,
-                "INSERT INTO bench_rows (originator_id, originator_version, topic, state) "
-                "VALUES %s",
-                rows[start:start + batch], page_size=batch,
-            )
-            connection.commit()
-        elapsed = time.perf_counter() - started
-    connection.close()
+    per_stream = 50
+    rows = []
+    for start in range(0, count, per_stream):
+        stream = str(uuid.uuid4())
+        rows.extend((stream, v, TOPIC, payload)
+                    for v in range(1, min(per_stream, count - start) + 1))
+    connection = psycopg2.connect(dsn)
+    try:
+        _scratch(connection)
+        with connection.cursor() as cursor:
+            started = time.perf_counter()
+            for start in range(0, count, batch):
+                psycopg2.extras.execute_values(
+                    cursor,
+                    "INSERT INTO bench_rows (originator_id, originator_version, topic, state) "
+                    "VALUES %s",
+                    rows[start:start + batch], page_size=batch,
+                )
+                connection.commit()
+            elapsed = time.perf_counter() - started
+    finally:
+        connection.close()
     return count / elapsed
 
 
-def handbook_rows_latencies(dsn: str, trainee_id: str, repeats: int) -> list[float]:
-    """Seconds per raw SELECT of one trainee's rotations and entries."""
+def handbook_rows_latencies(dsn: str, trainee_id: str, repeats: int) -> tuple[list[float], int]:
+    """Seconds per raw SELECT of one trainee's rotations and entries; and the entry count."""
     timings = []
-    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
-        for _ in range(repeats):
-            started = time.perf_counter()
-            cursor.execute("SELECT * FROM rm_rotations WHERE trainee_id = %s", (trainee_id,))
-            cursor.fetchall()
-            cursor.execute(
-                "SELECT * FROM rm_rotation_entries WHERE trainee_id = %s "
-                "ORDER BY occurred_on, event_version", (trainee_id,),
-            )
-            cursor.fetchall()
-            timings.append(time.perf_counter() - started)
-    connection.close()
-    return timings
+    entries = 0
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection.cursor() as cursor:
+            for _ in range(repeats):
+                started = time.perf_counter()
+                cursor.execute("SELECT * FROM rm_rotations WHERE trainee_id = %s ORDER BY start_on",
+                               (trainee_id,))
+                cursor.fetchall()
+                cursor.execute(
+                    "SELECT * FROM rm_rotation_entries WHERE trainee_id = %s "
+                    "ORDER BY occurred_on, event_version", (trainee_id,),
+                )
+                entries = len(cursor.fetchall())
+                connection.commit()
+                timings.append(time.perf_counter() - started)
+    finally:
+        connection.close()
+    return timings, entries

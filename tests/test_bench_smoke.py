@@ -1,4 +1,4 @@
-"""The benchmark runs end to end. It asserts what it prints, never how fast anything was."""
+"""The benchmark runs end to end. It checks what it prints, never how fast anything was."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ from pathlib import Path
 from tests.conftest import DEFAULT_POSTGRES_URL, POSTGRES_URL_VARIABLE
 
 REPO = Path(__file__).resolve().parents[1]
+MEASURES = (
+    "single-command append",
+    "bulk import of a cohort",
+    "trainee, snapshots",
+    "trainee, full replay",
+    "handbook query over HTTP p50",
+    "handbook query over HTTP p99",
+)
 
 
 def test_the_quick_benchmark_prints_every_measure_with_its_ratio() -> None:
@@ -19,9 +27,11 @@ def test_the_quick_benchmark_prints_every_measure_with_its_ratio() -> None:
         text=True, timeout=180, env=os.environ | {"DUALTRACK_BENCH_POSTGRES_URL": server},
     )
     assert result.returncode == 0, result.stderr
-    for measure in ("single-command append", "bulk import of a cohort",
-                    "trainee, snapshots", "handbook query over HTTP p50",
-                    "handbook query over HTTP p99"):
-        assert measure in result.stdout
-    assert "ratio" in result.stdout.splitlines()[1]
-    assert result.stdout.startswith("machine:")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("machine:"), result.stdout
+    headers = [line for line in lines if line.startswith("measure")]
+    assert len(headers) == 1 and "ratio" in headers[0], result.stdout
+    rows = [line for line in lines[lines.index(headers[0]) + 2:] if " | " in line]
+    for measure in MEASURES:
+        assert any(measure in row.split(" | ")[0] for row in rows), (measure, result.stdout)
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,79 @@
+"""The GraphQL API served over real HTTP, in a thread of this process, for the benchmark."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import uvicorn
+
+from service.bootstrap import Services
+
+# The handbook as the contract (shared/contract/minimum.graphql) asks for it.
+HANDBOOK = """query($t: ID!) { trainee(id: $t) {
+  handbook { clinicalMonths complete missing
+    rotations { id department entries { id kind occurredOn description signedBy late retracted } }
+    assessments { id kind overall passed } }
+  certificates { kind state unmet } } }"""
+
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 20.0
+
+
+class ApiUnavailable(Exception):
+    """The API module cannot be imported (it is written elsewhere, concurrently)."""
+
+
+def app_factory() -> Callable[[Services], Any]:
+    try:
+        from api.app import create_app
+    except Exception as error:  # any import-time failure means: nothing to serve
+        raise ApiUnavailable(f"{type(error).__name__}: {error}".splitlines()[0]) from None
+    return create_app
+
+
+@contextmanager
+def running_server(services: Services) -> Iterator[str]:
+    """Serves the app on 127.0.0.1 (a free port the OS picks); yields its base URL."""
+    create_app = app_factory()
+    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=0,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the benchmark's HTTP server stopped while starting")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the benchmark's HTTP server did not start in {START_TIMEOUT:g} s")
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=STOP_TIMEOUT)
+
+
+def handbook_client(client: httpx.Client, trainee_id: uuid.UUID) -> Callable[[], int]:
+    """A call that posts the handbook query once and returns how many entries came back."""
+    body = {"query": HANDBOOK, "variables": {"t": str(trainee_id)}}
+
+    def query() -> int:
+        answer = client.post("/graphql", json=body)
+        if answer.status_code != 200:
+            raise RuntimeError(
+                f"handbook query answered HTTP {answer.status_code}: {answer.text[:300]}")
+        payload = answer.json()
+        if payload.get("errors") or not (payload.get("data") or {}).get("trainee"):
+            raise RuntimeError(f"handbook query failed: {answer.text[:300]}")
+        rotations = payload["data"]["trainee"]["handbook"]["rotations"]
+        return sum(len(rotation["entries"]) for rotation in rotations)
+
+    return query
