@@ -7,6 +7,7 @@ from functools import partial
 import strawberry
 
 from api.errors import page_size, parse_id
+from api.quality import QualityFigure, UniversityFigure, quality_figures, university_figures
 from api.types import Event, EventConnection, Info, Trainee, TraineeConnection
 from domain.errors import InvalidCommand
 from projections import queries
@@ -88,6 +89,17 @@ class Query:
     ) -> EventConnection:
         trainee = None if trainee_id is None else str(parse_id(trainee_id, "traineeId"))
         return await event_page(info, after=after, first=first, trainee_id=trainee, types=types)
+
+
+    quality_figures: list[QualityFigure] = strawberry.field(
+        resolver=quality_figures,
+        description="R14: completion- and licence-exam candidates and pass rates per base, "
+        "specialty and year, with the enrollment-cut warnings.",
+    )
+    university_figures: list[UniversityFigure] = strawberry.field(
+        resolver=university_figures,
+        description="R14: licence-exam pass rates per university and year, with warnings.",
+    )
 
 
 def _trainee_cursor(after: str) -> object:

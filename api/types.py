@@ -10,6 +10,8 @@ from strawberry.scalars import JSON
 
 from api.context import Context
 from domain import values
+from domain.errors import InvalidCommand
+from domain.regulations import Regime
 from service import positions
 
 Pathway = strawberry.enum(values.Pathway)
@@ -19,6 +21,7 @@ CertificateState = strawberry.enum(values.CertificateState)
 TutorRole = strawberry.enum(values.TutorRole)
 EntryKind = strawberry.enum(values.EntryKind)
 AssessmentKind = strawberry.enum(values.AssessmentKind)
+NationalExam = strawberry.enum(values.NationalExam)
 
 Info = strawberry.Info[Context, None]
 Row = dict[str, Any]
@@ -137,9 +140,10 @@ class Handbook:
     def clinical_months(self) -> float:
         return float(self.row["clinical_months"])
 
-    @strawberry.field
+    @strawberry.field(description="Prior training credited toward the total (R5), for the "
+                      "levels (R3) the trainee's policy credits it to.")
     def credited_prior_months(self) -> float:
-        return float(self.row["prior_training_months"])
+        return float(self.row["credited_prior_months"])
 
     @strawberry.field
     def resident_duty_months(self) -> float:
@@ -167,6 +171,7 @@ class CertificateStatus:
         description="Unmet conditions, each starting with its rule id, e.g. "
         "'R9: no licence held'."
     )
+    revocation_reason: str | None = None
 
     @classmethod
     def of(cls, row: Row) -> CertificateStatus:
@@ -176,7 +181,38 @@ class CertificateStatus:
             number=row["number"],
             granted_on=row["granted_on"],
             unmet=list(row["unmet"]),
+            revocation_reason=row["revocation_reason"],
         )
+
+
+@strawberry.type(description="Whether a step is open to the trainee, and if not, why not.")
+class Eligibility:
+    eligible: bool
+    unmet: list[str] = strawberry.field(
+        description="Unmet conditions, each starting with its rule id."
+    )
+
+
+@strawberry.type(description="A version of a specialty's training standard.")
+class TrainingStandard:
+    id: strawberry.ID
+    specialty: str
+    version: str
+    effective_from: date
+    total_months: float
+    illustrative: bool = strawberry.field(
+        description="True where the numbers are not from a published standard."
+    )
+    source: str
+
+
+@strawberry.type(description="A version of a jurisdiction's policy (see README, Regulations).")
+class Policy:
+    id: strawberry.ID
+    jurisdiction: str
+    version: str
+    effective_from: date
+    title: str
 
 
 @strawberry.type
@@ -270,6 +306,38 @@ class Trainee:
     def version(self) -> int:
         return int(self.row["version"])
 
+    @strawberry.field(description="R3: 2 if licensed at enrollment, else 1.")
+    def level(self) -> int:
+        return 2 if self.row["licensed_at_enrollment"] else 1
+
+    @strawberry.field(description="The standard version in force at enrollment.")
+    def standard(self, info: Info) -> TrainingStandard | None:
+        regime = _regime(info, self.row)
+        if regime is None:
+            return None
+        s = regime.standard
+        return TrainingStandard(
+            id=strawberry.ID(s.id), specialty=s.specialty, version=s.version,
+            effective_from=s.effective_from, total_months=s.total_months,
+            illustrative=s.illustrative, source=s.source,
+        )
+
+    @strawberry.field(description="The jurisdiction's policy version in force at enrollment.")
+    def policy(self, info: Info) -> Policy | None:
+        regime = _regime(info, self.row)
+        if regime is None:
+            return None
+        p = regime.policy
+        return Policy(
+            id=strawberry.ID(p.id), jurisdiction=p.jurisdiction, version=p.version,
+            effective_from=p.effective_from, title=p.title,
+        )
+
+    @strawberry.field(description="R9: may the trainee sit the completion exam?")
+    def completion_exam(self) -> Eligibility:
+        unmet = list(self.row["completion_exam_unmet"])
+        return Eligibility(eligible=not unmet, unmet=unmet)
+
     @strawberry.field
     async def tutors(self, info: Info) -> list[TutorAssignment]:
         return [TutorAssignment.of(r) for r in await info.context.tutors.load(self.row["id"])]
@@ -291,6 +359,13 @@ class Trainee:
         from api.queries import event_page
 
         return await event_page(info, after=after, first=first, trainee_id=self.row["id"])
+
+
+def _regime(info: Info, row: Row) -> Regime | None:
+    try:
+        return info.context.services.projector.regime_of(row)
+    except (InvalidCommand, LookupError):
+        return None
 
 
 @strawberry.type

@@ -29,12 +29,16 @@ def trainee_with_entries(
     """A trainee with one year-long rotation and `entries` handbook entries, unsaved."""
     prov = records.provenance("bench")
     command = enroll_command(serial)
-    trainee = Trainee.enroll(command, prov)
+    regime = records.regulations.at_enrollment(
+        command.specialty, records.settings.jurisdiction, command.enrolled_on
+    )
+    trainee = Trainee.enroll(command, regime, prov)
     claim = NationalIdClaim.claim(national_id_claim_id(command.national_id), trainee.id, prov)
     rotation_id = uuid.uuid4()
     trainee.decide_schedule_rotation(
         c.ScheduleRotation(trainee.id, rotation_id, "cardiology", 1, ROTATION_START,
                            ROTATION_END, tutor_id="dr-bench"),
+        regime,
         prov,
     )
     for n in range(entries):

@@ -25,6 +25,7 @@ from bench import baselines, dataset, http_api
 from service import bootstrap, migrate
 from service.clock import Clock
 from service.records import TraineeRecords
+from service.regulations import load_regulations
 from service.settings import Settings, normalise_database_url
 
 SERVER_VARIABLE = "DUALTRACK_BENCH_POSTGRES_URL"
@@ -206,7 +207,7 @@ class Report:
 
 def uncached_records(settings: Settings, **env: str) -> TraineeRecords:
     """Records that load every trainee afresh (no aggregate cache), from the store `env` names."""
-    return TraineeRecords(settings, forms={}, clock=Clock(),
+    return TraineeRecords(settings, forms={}, regulations=load_regulations(), clock=Clock(),
                           env={"AGGREGATE_CACHE_MAXSIZE": ""} | env)
 
 

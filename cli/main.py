@@ -1,4 +1,4 @@
-"""`dualtrack serve | schema | migrate | project | rebuild`.
+"""`dualtrack serve | schema | migrate | project | rebuild | regulations`.
 
 Every command reads its settings from the environment (DUALTRACK_DATABASE_URL, ...).
 Configuration and connection problems are reported in one line, exit status 2.
@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 
 from service import bootstrap, migrate
+from service.regulations import load_regulations
 from service.settings import ConfigurationError, Settings
 
 
@@ -89,6 +90,17 @@ def rebuild(args: argparse.Namespace) -> None:
         services.close()
 
 
+def regulations(args: argparse.Namespace) -> None:
+    """Lists what a trainee can be enrolled under; a bad file fails like bad settings."""
+    directory = args.dir if args.dir is not None else Settings.from_env().regulations_dir
+    catalogue = load_regulations(directory)
+    for s in sorted(catalogue.standards.values(), key=lambda s: (s.specialty, s.effective_from)):
+        note = "  illustrative" if s.illustrative else ""
+        print(f"standard  {s.id:<26} effective {s.effective_from}{note}")
+    for p in sorted(catalogue.policies.values(), key=lambda p: (p.jurisdiction, p.effective_from)):
+        print(f"policy    {p.id:<26} effective {p.effective_from}")
+
+
 def _progress_bar(total: int, started: float) -> Callable[[int, int], None]:
     def show(processed: int, reached: int) -> None:
         done = min(reached / total, 1.0) if total else 1.0
@@ -120,6 +132,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("rebuild", help="rebuild every read model from the event log").set_defaults(
         run=rebuild
     )
+    regulations_parser = commands.add_parser(
+        "regulations", help="check and list the training standards and jurisdiction policies"
+    )
+    regulations_parser.add_argument(
+        "--dir",
+        help="the programme's own directory of standards/ and policies/, beside the shipped "
+        "ones (default: DUALTRACK_REGULATIONS_DIR)",
+    )
+    regulations_parser.set_defaults(run=regulations)
     return parser
 
 

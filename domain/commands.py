@@ -38,6 +38,9 @@ class EnrollTrainee:
     cohort: int
     enrolled_on: date
     prior_training_months: float = 0.0
+    full_time_bachelor: bool = True
+    # The policy's jurisdiction; None means the deployment's (DUALTRACK_JURISDICTION).
+    jurisdiction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,3 +168,27 @@ class AwardDegree:
     trainee_id: UUID
     number: str
     awarded_on: date
+
+
+@dataclass(frozen=True)
+class RecordLicensingExam:
+    trainee_id: UUID
+    sitting_on: date
+    passed: bool
+    score: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordNationalExam:
+    trainee_id: UUID
+    exam: str
+    sitting_on: date
+    passed: bool
+
+
+@dataclass(frozen=True)
+class RevokeCertificate:
+    trainee_id: UUID
+    kind: str
+    revoked_on: date
+    reason: str

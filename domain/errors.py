@@ -26,6 +26,8 @@ class Conflict(DomainError):
 class RulesNotMet(DomainError):
     """A regulation forbids the command; `unmet` lists each reason, led by its rule id."""
 
+    code = "RULES_NOT_MET"
+
     def __init__(self, action: str, unmet: list[str]):
         self.unmet = list(unmet)
         super().__init__(f"cannot {action}: " + "; ".join(self.unmet))

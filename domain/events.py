@@ -22,6 +22,9 @@ class TraineeEvent(Aggregate.Event):
 
 
 class TraineeEnrolled(Aggregate.Created, TraineeEvent):
+    """v2 records the standard and policy the trainee is measured against (R1-R14)."""
+
+    class_version = 2
     name: str
     national_id: str
     pathway: str
@@ -35,15 +38,30 @@ class TraineeEnrolled(Aggregate.Created, TraineeEvent):
     base_id: str
     university: str
     cohort: int
+    full_time_bachelor: bool
+    # Ids of the versions in force at enrollment; None on records enrolled before
+    # versions were recorded, which are measured against those in force on their date.
+    standard_id: str | None
+    policy_id: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["full_time_bachelor"] = True
+        state["standard_id"] = None
+        state["policy_id"] = None
 
     def apply(self, trainee: Any) -> None:
         trainee.enrolled_on = self.occurred_on
         trainee.pathway = self.pathway
+        trainee.degree_category = self.degree_category
         trainee.licensed_at_enrollment = self.licensed_at_enrollment
         trainee.holds_residency_certificate_at_enrollment = self.holds_residency_certificate
+        trainee.prior_training_months = self.prior_training_months
         trainee.base_id = self.base_id
         trainee.university = self.university
         trainee.specialty = self.specialty
+        trainee.standard_id = self.standard_id
+        trainee.policy_id = self.policy_id
 
 
 class TutorAssigned(TraineeEvent):
@@ -73,6 +91,8 @@ class RotationScheduled(TraineeEvent):
             "start_on": self.start_on,
             "end_on": self.end_on,
             "tutor_id": self.tutor_id,
+            "stage": self.stage,
+            "resident_duty": self.resident_duty,
             "completed_on": None,
         }
 
@@ -93,6 +113,7 @@ class RotationEntryRecorded(TraineeEvent):
     def apply(self, trainee: Any) -> None:
         trainee.entries[self.entry_id] = {
             "rotation_id": self.rotation_id,
+            "kind": self.kind,
             "signed_by": None,
             "retracted": False,
         }
@@ -123,25 +144,34 @@ class AssessmentRecorded(TraineeEvent):
     passed: bool
     ratings: dict[str, Any] | None
 
+    def apply(self, trainee: Any) -> None:
+        trainee.assessments.append([self.kind, self.rotation_id, self.passed])
+
 
 class EthicsViolationRecorded(TraineeEvent):
+    """Permanent (R13): no event retracts it."""
+
     violation_id: str
     description: str
     confirmed: bool
+
+    def apply(self, trainee: Any) -> None:
+        if self.confirmed:
+            trainee.confirmed_ethics_violations += 1
 
 
 class LicenceGranted(TraineeEvent):
     number: str
 
     def apply(self, trainee: Any) -> None:
-        trainee.certificates["LICENCE"] = self.number
+        trainee.certificates["LICENCE"] = [self.number, self.occurred_on]
 
 
 class ResidencyCertificateIssued(TraineeEvent):
     number: str
 
     def apply(self, trainee: Any) -> None:
-        trainee.certificates["RESIDENCY_CERTIFICATE"] = self.number
+        trainee.certificates["RESIDENCY_CERTIFICATE"] = [self.number, self.occurred_on]
 
 
 class PublicationRecorded(TraineeEvent):
@@ -149,29 +179,69 @@ class PublicationRecorded(TraineeEvent):
     kind: str
     title: str
 
+    def apply(self, trainee: Any) -> None:
+        if self.kind.upper() not in trainee.publication_kinds:
+            trainee.publication_kinds.append(self.kind.upper())
+
 
 class CourseworkRecorded(TraineeEvent):
     course: str
     passed: bool
+
+    def apply(self, trainee: Any) -> None:
+        # A course failed and passed later counts as passed.
+        trainee.coursework[self.course] = trainee.coursework.get(self.course, False) or self.passed
 
 
 class ThesisDefenseRecorded(TraineeEvent):
     passed: bool
     committee: list[str]
 
+    def apply(self, trainee: Any) -> None:
+        trainee.thesis_defense_passed = trainee.thesis_defense_passed or self.passed
+
+
+class LicensingExamRecorded(TraineeEvent):
+    """A sitting of the national licensing exam (R7); its results feed R14."""
+
+    passed: bool
+    score: int | None
+
+    def apply(self, trainee: Any) -> None:
+        trainee.licensing_exam_passed = trainee.licensing_exam_passed or self.passed
+
+
+class NationalExamRecorded(TraineeEvent):
+    """The national foreign-language or subject exam of an equivalent-degree applicant (R11)."""
+
+    exam: str
+    passed: bool
+
+    def apply(self, trainee: Any) -> None:
+        if self.passed and self.exam not in trainee.national_exams_passed:
+            trainee.national_exams_passed.append(self.exam)
+
+
+class CertificateRevoked(TraineeEvent):
+    kind: str
+    reason: str
+
+    def apply(self, trainee: Any) -> None:
+        trainee.revoked[self.kind] = self.reason
+
 
 class DiplomaIssued(TraineeEvent):
     number: str
 
     def apply(self, trainee: Any) -> None:
-        trainee.certificates["DIPLOMA"] = self.number
+        trainee.certificates["DIPLOMA"] = [self.number, self.occurred_on]
 
 
 class DegreeAwarded(TraineeEvent):
     number: str
 
     def apply(self, trainee: Any) -> None:
-        trainee.certificates["DEGREE"] = self.number
+        trainee.certificates["DEGREE"] = [self.number, self.occurred_on]
 
 
 class NationalIdClaimed(Aggregate.Created):
@@ -201,4 +271,7 @@ EVENT_TYPES: tuple[type[Aggregate.Event], ...] = (
     ThesisDefenseRecorded,
     DiplomaIssued,
     DegreeAwarded,
+    LicensingExamRecorded,
+    NationalExamRecorded,
+    CertificateRevoked,
 )

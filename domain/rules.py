@@ -1,155 +1,366 @@
 """The regulations, R1-R14 of DOMAIN.md, in one place.
 
 Every reason a rule gives starts with its rule id, so that a certificate's status
-explains itself in the regulations' own terms. The inputs are plain facts about one
-trainee (`TrainingFacts`), which can be gathered from the read model or by replaying
-events; both must give the same verdict.
+explains itself in the regulations' own terms. Rules read plain facts (domain.facts)
+and the trainee's regime: the training standard and the jurisdiction's policy in force
+at enrollment. Where provinces differ, the rule reads a policy field, never a name.
+R14 (quality figures across trainees) lives in domain.quality.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 
-from domain.values import AssessmentKind, CertificateKind, CertificateState, Pathway
+from domain.calendar import months_between
+from domain.facts import RotationFacts, TrainingFacts
+from domain.policies import ANY_LEVEL, DEPARTMENT_AVERAGE, Policy
+from domain.regulations import Regime
+from domain.standards import DepartmentRequirement, TrainingStandard, normalise_name
+from domain.values import AssessmentKind, CertificateKind, CertificateState, NationalExam, Pathway
 
-STAGE_ONE_MONTHS = 18.0  # R4
-TOTAL_CLINICAL_MONTHS = 33.0  # R4
-RESIDENT_DUTY_MONTHS = 6.0  # R4
-LICENCE_EXAM_AFTER_MONTHS = 12.0  # R7
-QUALIFYING_PUBLICATIONS = frozenset({"REVIEW", "CASE_ANALYSIS"})  # R10
+NATIONAL_EXAMS = tuple(exam.value for exam in NationalExam)  # R11, seed 004 art. 17.2
 
 
-@dataclass
-class TrainingFacts:
+@dataclass(frozen=True)
+class Applicant:
+    """What enrollment knows about a person, for R1 and R2."""
+
     pathway: str
-    licensed_at_enrollment: bool
-    holds_residency_certificate_at_enrollment: bool
-    clinical_months: float = 0.0
-    credited_prior_months: float = 0.0
-    resident_duty_months: float = 0.0
-    unsigned_entries: int = 0
-    failed_assessment_kinds: set[str] = field(default_factory=set)
-    passed_assessment_kinds: set[str] = field(default_factory=set)
-    confirmed_ethics_violations: int = 0
-    thesis_defense_passed: bool = False
-    publication_kinds: set[str] = field(default_factory=set)
-    coursework_failed: set[str] = field(default_factory=set)
-    coursework_passed: set[str] = field(default_factory=set)
-    granted: dict[str, tuple[str | None, date | None]] = field(default_factory=dict)
-
-    @property
-    def counted_months(self) -> float:
-        """Clinical months recorded here plus accurately recorded prior training (R5)."""
-        return self.clinical_months + self.credited_prior_months
-
-    @property
-    def holds_licence(self) -> bool:
-        return self.licensed_at_enrollment or CertificateKind.LICENCE in self.granted
-
-    @property
-    def holds_residency_certificate(self) -> bool:
-        return (
-            self.holds_residency_certificate_at_enrollment
-            or CertificateKind.RESIDENCY_CERTIFICATE in self.granted
-        )
+    degree_category: str
+    bachelor_major: str
+    has_bachelor_of_medicine: bool
+    full_time_bachelor: bool
+    holds_residency_certificate: bool
 
 
-def training_stage(facts: TrainingFacts) -> int:
-    """R4 stages: 1 for the first 18 months, 2 after, 3 once clinical training is complete.
+# R1, R2: enrollment.
 
-    R6: a trainee who already holds a residency certificate starts in stage 2.
-    """
-    if not training_time_missing(facts):
+
+def enrollment_unmet(applicant: Applicant, policy: Policy) -> list[str]:
+    unmet: list[str] = []
+    if applicant.pathway == Pathway.INTEGRATED_MASTER:
+        majors = policy.bachelor_majors.get(applicant.degree_category)
+        if majors is None:
+            unmet.append(
+                f"R1: {policy.jurisdiction} admits professional master's students in "
+                f"{', '.join(policy.bachelor_majors)} only, not {applicant.degree_category}"
+            )
+        elif normalise_name(applicant.bachelor_major) not in {normalise_name(m) for m in majors}:
+            unmet.append(
+                f"R1: a {applicant.degree_category} master's needs a bachelor's in "
+                f"{' / '.join(majors)}; got {applicant.bachelor_major!r}"
+            )
+        if policy.requires_full_time_bachelor and not applicant.full_time_bachelor:
+            unmet.append("R1: the bachelor's degree must come from full-time study")
+        if applicant.holds_residency_certificate and not policy.certificate_holders_may_enroll:
+            unmet.append(
+                "R2: a holder of a residency certificate may not enroll as a professional "
+                f"master's student ({policy.jurisdiction} policy)"
+            )
+    if (
+        applicant.pathway in (Pathway.INTEGRATED_MASTER, Pathway.EQUIVALENT_DEGREE)
+        and policy.requires_bachelor_of_medicine
+        and not applicant.has_bachelor_of_medicine
+    ):
+        unmet.append("R1: a bachelor of medicine degree is required")
+    return unmet
+
+
+# R3, R4, R5, R6: levels, stages and training time.
+
+
+def level(facts: TrainingFacts) -> int:
+    """R3: level 2 holds a licence at enrollment, level 1 does not."""
+    return 2 if facts.licensed_at_enrollment else 1
+
+
+def credited_prior_months(facts: TrainingFacts, policy: Policy) -> float:
+    """R5 "fill-in": accurately recorded prior training counts, for the levels (R3) the
+    policy credits it to."""
+    if policy.prior_training_credit == ANY_LEVEL or facts.licensed_at_enrollment:
+        return facts.prior_training_months
+    return 0.0
+
+
+def rotation_months(rotation: RotationFacts) -> float:
+    if rotation.completed_on is None:
+        return 0.0
+    return months_between(rotation.start_on, rotation.completed_on)
+
+
+def clinical_months(facts: TrainingFacts) -> float:
+    return round(sum(rotation_months(r) for r in facts.rotations), 4)
+
+
+def resident_duty_months(facts: TrainingFacts) -> float:
+    return round(sum(rotation_months(r) for r in facts.rotations if r.resident_duty), 4)
+
+
+def counted_months(facts: TrainingFacts, policy: Policy) -> float:
+    return round(clinical_months(facts) + credited_prior_months(facts, policy), 4)
+
+
+def starts_in_stage_two(facts: TrainingFacts) -> bool:
+    """R6: a residency-certificate holder goes straight to specialist training."""
+    return facts.holds_residency_certificate_at_enrollment
+
+
+def required_months(facts: TrainingFacts, regime: Regime) -> float:
+    total = regime.standard.total_months
+    return total - regime.policy.stage_one_months if starts_in_stage_two(facts) else total
+
+
+def training_stage(facts: TrainingFacts, regime: Regime) -> int:
+    """R4: 1 for the first 18 months, 2 after, 3 once clinical training is complete."""
+    if not training_time_missing(facts, regime):
         return 3
-    if facts.holds_residency_certificate_at_enrollment:
+    if starts_in_stage_two(facts):
         return 2
-    return 1 if facts.counted_months < STAGE_ONE_MONTHS else 2
+    return 1 if counted_months(facts, regime.policy) < regime.policy.stage_one_months else 2
 
 
-def training_time_missing(facts: TrainingFacts) -> list[str]:
+def training_time_missing(facts: TrainingFacts, regime: Regime) -> list[str]:
     missing = []
-    if facts.holds_residency_certificate_at_enrollment:
-        # R6: straight to specialist training; the stage-1 rotations are not required.
-        required = TOTAL_CLINICAL_MONTHS - STAGE_ONE_MONTHS
-    else:
-        required = TOTAL_CLINICAL_MONTHS
-    if facts.counted_months < required:
+    policy = regime.policy
+    required = required_months(facts, regime)
+    counted = counted_months(facts, policy)
+    if counted < required:
+        credited = credited_prior_months(facts, policy)
         missing.append(
-            f"R4: {facts.counted_months:g} of {required:g} months of clinical training "
-            f"completed (including {facts.credited_prior_months:g} credited prior months, R5)"
+            f"R4: {counted:g} of {required:g} months of clinical training completed "
+            f"(including {credited:g} credited prior months, R5)"
         )
-    if facts.resident_duty_months < RESIDENT_DUTY_MONTHS:
+    duty = resident_duty_months(facts)
+    if duty < policy.resident_duty_months:
         missing.append(
-            f"R4: {facts.resident_duty_months:g} of {RESIDENT_DUTY_MONTHS:g} months as "
-            "24-hour resident in stage 2"
+            f"R4: {duty:g} of {policy.resident_duty_months:g} months as 24-hour resident "
+            "in stage 2"
         )
     return missing
 
 
-def handbook_missing(facts: TrainingFacts) -> list[str]:
+# R8, R12: the handbook against the standard.
+
+
+def handbook_missing(facts: TrainingFacts, regime: Regime) -> list[str]:
     """What keeps the handbooks from being the complete evidence R8 asks for."""
-    missing = training_time_missing(facts)
-    if facts.unsigned_entries:
+    missing = training_time_missing(facts, regime)
+    unsigned = sum(r.unsigned_entries for r in facts.rotations)
+    if unsigned:
         missing.append(
-            f"R8: {facts.unsigned_entries} rotation entr"
-            f"{'y awaits' if facts.unsigned_entries == 1 else 'ies await'} "
+            f"R8: {unsigned} rotation entr{'y awaits' if unsigned == 1 else 'ies await'} "
             "the signature of its rotation's tutor"
         )
-    for kind in sorted(facts.failed_assessment_kinds - facts.passed_assessment_kinds):
-        missing.append(f"R8: {kind} assessment not yet passed")
+    if not starts_in_stage_two(facts):
+        # R6: certificate holders met the rotation table in their earlier residency.
+        missing += department_missing(facts, regime)
+    missing += tutor_missing(facts)
     return missing
 
 
-def certificate_unmet(kind: str, facts: TrainingFacts) -> list[str]:
-    unmet = ethics_veto(facts) if kind != CertificateKind.LICENCE else []
-    if kind == CertificateKind.LICENCE:
-        if facts.counted_months < LICENCE_EXAM_AFTER_MONTHS:
-            unmet.append(
-                f"R7: licensing exam open after {LICENCE_EXAM_AFTER_MONTHS:g} months of clinical "
-                f"training; {facts.counted_months:g} completed"
+def department_missing(facts: TrainingFacts, regime: Regime) -> list[str]:
+    standard, policy = regime.standard, regime.policy
+    missing = []
+    by_department = _rotations_by_department(facts, standard)
+    elective_months = 0.0
+    for department in standard.departments:
+        rotations = by_department.get(department.name, [])
+        months = round(sum(rotation_months(r) for r in rotations), 4)
+        if not department.required:
+            elective_months += months
+        elif months < department.months:
+            missing.append(
+                f"R8: {department.name}: {months:g} of {department.months:g} months completed"
             )
-    elif kind == CertificateKind.RESIDENCY_CERTIFICATE:
-        unmet += [f"R9: {reason}" for reason in handbook_missing(facts)]
-        if not facts.holds_licence:
-            unmet.append("R9: no licence held")
+        if department.required or rotations:
+            missing += _assessments_missing(department, rotations)
+            if policy.completion_method != DEPARTMENT_AVERAGE:
+                missing += _counts_missing(department, rotations)
+    if elective_months < standard.elective_months:
+        missing.append(
+            f"R8: {elective_months:g} of {standard.elective_months:g} elective months "
+            "completed"
+        )
+    if policy.completion_method == DEPARTMENT_AVERAGE:
+        missing += _average_missing(standard, policy, by_department)
+    return missing
+
+
+def department_completion(
+    department: DepartmentRequirement, rotations: list[RotationFacts]
+) -> float | None:
+    """Signed entries over required ones, capped at 100%, as a provincial platform
+    computes it (reference/registration_and_eligibility_rules.yaml)."""
+    required = sum(department.min_counts.values())
+    if not required:
+        return None
+    done = sum(
+        min(_signed(rotations, kind), need) for kind, need in department.min_counts.items()
+    )
+    return min(100.0, 100.0 * done / required)
+
+
+def _average_missing(
+    standard: TrainingStandard, policy: Policy, by_department: dict[str, list[RotationFacts]]
+) -> list[str]:
+    ratios = [
+        ratio
+        for d in standard.departments
+        if d.required or by_department.get(d.name)
+        if (ratio := department_completion(d, by_department.get(d.name, []))) is not None
+    ]
+    if not ratios:
+        return []
+    average = round(sum(ratios) / len(ratios), 1)
+    threshold = policy.completion_threshold_percent
+    if average >= threshold:
+        return []
+    return [
+        f"R8: required entries {average:g}% complete on average over {len(ratios)} "
+        f"departments; the {policy.jurisdiction} policy asks {threshold:g}%"
+    ]
+
+
+def _counts_missing(
+    department: DepartmentRequirement, rotations: list[RotationFacts]
+) -> list[str]:
+    return [
+        f"R8: {department.name}: {done} of {need} signed {kind} entries"
+        for kind, need in department.min_counts.items()
+        if (done := _signed(rotations, kind)) < need
+    ]
+
+
+def _assessments_missing(
+    department: DepartmentRequirement, rotations: list[RotationFacts]
+) -> list[str]:
+    passed = set().union(*(r.passed_assessments for r in rotations))
+    return [
+        f"R8: {department.name}: no passed {kind} assessment"
+        for kind in department.assessments
+        if kind not in passed
+    ]
+
+
+def _signed(rotations: list[RotationFacts], kind: str) -> int:
+    return sum(r.signed_counts.get(kind, 0) for r in rotations)
+
+
+def _rotations_by_department(
+    facts: TrainingFacts, standard: TrainingStandard
+) -> dict[str, list[RotationFacts]]:
+    grouped: dict[str, list[RotationFacts]] = {}
+    for rotation in facts.rotations:
+        department = standard.department(rotation.department)
+        if department is not None:
+            grouped.setdefault(department.name, []).append(rotation)
+    return grouped
+
+
+def tutor_missing(facts: TrainingFacts) -> list[str]:
+    """R12: one first tutor per postgraduate, a rotating tutor in every rotation."""
+    missing = []
+    if facts.pathway == Pathway.INTEGRATED_MASTER and facts.first_tutor_id is None:
+        missing.append("R12: no first tutor assigned")
+    for rotation in facts.rotations:
+        if rotation.tutor_id is None:
+            missing.append(
+                f"R12: the {rotation.department} rotation from {rotation.start_on} has no "
+                "rotating responsibility tutor"
+            )
+    return missing
+
+
+# R9: completion-exam eligibility.
+
+
+def completion_exam_unmet(facts: TrainingFacts, regime: Regime) -> list[str]:
+    """Seed 004 art. 15: all the standard's content done (the handbook, R8), process
+    assessments passed, and a licence held."""
+    unmet = handbook_missing(facts, regime)
+    for kind in regime.policy.process_assessments:
+        if kind not in facts.passed_assessment_kinds:
+            unmet.append(f"R9: process assessment {kind} not passed")
+    for kind in sorted(facts.failed_assessment_kinds - facts.passed_assessment_kinds):
+        already_named = kind in regime.policy.process_assessments
+        if not already_named and kind != AssessmentKind.COMPLETION_EXAM:
+            unmet.append(f"R9: {kind} assessment failed and not passed since")
+    if not facts.holds_licence:
+        unmet.append("R9: no licence held")
+    return unmet
+
+
+# The four certificates (R7, R9, R10, R11, R13).
+
+
+def certificate_unmet(kind: str, facts: TrainingFacts, regime: Regime) -> list[str]:
+    """The conditions of `kind` that do not hold; empty means it may be granted."""
+    if kind == CertificateKind.LICENCE:
+        return licence_unmet(facts, regime.policy)
+    unmet = ethics_veto(facts)
+    if kind == CertificateKind.RESIDENCY_CERTIFICATE:
+        unmet += completion_exam_unmet(facts, regime)
         if AssessmentKind.COMPLETION_EXAM not in facts.passed_assessment_kinds:
             unmet.append("R9: completion exam not passed")
     elif kind == CertificateKind.DIPLOMA:
         if facts.pathway != Pathway.INTEGRATED_MASTER:
             unmet.append(f"R10: a diploma is for enrolled students; pathway is {facts.pathway}")
         unmet += _degree_work_unmet("R10", facts)
-    elif kind == CertificateKind.DEGREE:
-        if facts.pathway == Pathway.INTEGRATED_MASTER:
-            unmet += _degree_work_unmet("R10", facts)
-            if AssessmentKind.CLINICAL_COMPETENCE not in facts.passed_assessment_kinds:
-                unmet.append("R10: clinical competence assessment not passed")
-            if not facts.publication_kinds & QUALIFYING_PUBLICATIONS:
-                unmet.append("R10: no published review or case analysis")
-        elif facts.pathway == Pathway.EQUIVALENT_DEGREE:
-            unmet += _degree_work_unmet("R11", facts)
-            if not facts.coursework_passed:
-                unmet.append("R11: no coursework passed")
-            if not facts.holds_licence:
-                unmet.append("R11: no licence held")
-            if not facts.holds_residency_certificate:
-                unmet.append("R11: no residency certificate held")
-        else:
-            unmet.append(f"R10: a degree needs a degree pathway; pathway is {facts.pathway}")
+    elif facts.pathway == Pathway.INTEGRATED_MASTER:
+        unmet += integrated_degree_unmet(facts, regime.policy)
+    elif facts.pathway == Pathway.EQUIVALENT_DEGREE:
+        unmet += equivalent_degree_unmet(facts, regime.standard)
+    else:
+        unmet.append(f"R10: a degree needs a degree pathway; pathway is {facts.pathway}")
     return unmet
 
 
-def certificate_state(kind: str, facts: TrainingFacts) -> tuple[str, list[str]]:
-    if kind in facts.granted or (kind == CertificateKind.LICENCE and facts.holds_licence):
-        return CertificateState.GRANTED.value, []
-    if kind == CertificateKind.RESIDENCY_CERTIFICATE and facts.holds_residency_certificate:
-        return CertificateState.GRANTED.value, []
-    unmet = certificate_unmet(kind, facts)
-    state = CertificateState.NOT_ELIGIBLE if unmet else CertificateState.ELIGIBLE
-    return state.value, unmet
+def licence_unmet(facts: TrainingFacts, policy: Policy) -> list[str]:
+    """R7: a clinical master without a licence may sit the exam after a year of training."""
+    counted = counted_months(facts, policy)
+    if counted < policy.licence_exam_after_months:
+        return [
+            f"R7: the licensing exam is open after {policy.licence_exam_after_months:g} months "
+            f"of clinical training; {counted:g} completed"
+        ]
+    return []
+
+
+def integrated_degree_unmet(facts: TrainingFacts, policy: Policy) -> list[str]:
+    """R10 (seed 000 §3.5): defense, clinical competence, and one publication of a kind
+    the policy accepts."""
+    unmet = _degree_work_unmet("R10", facts)
+    if AssessmentKind.CLINICAL_COMPETENCE not in facts.passed_assessment_kinds:
+        unmet.append("R10: clinical competence assessment not passed")
+    kinds = policy.degree_publication_kinds
+    if kinds and not facts.publication_kinds & kinds:
+        unmet.append(f"R10: no published {' or '.join(sorted(kinds)).lower()}")
+    return unmet
+
+
+def equivalent_degree_unmet(facts: TrainingFacts, standard: TrainingStandard) -> list[str]:
+    """R11 (seed 004 arts. 16-17)."""
+    unmet = _degree_work_unmet("R11", facts)
+    if not any(facts.coursework.values()):
+        unmet.append("R11: no coursework passed")
+    for exam in NATIONAL_EXAMS:
+        if exam not in facts.national_exams_passed:
+            unmet.append(f"R11: national {exam} exam not passed")
+    if not facts.holds_licence:
+        unmet.append("R11: no licence held")
+    if not facts.holds_residency_certificate:
+        unmet.append("R11: no residency certificate held")
+    if facts.degree_category != standard.degree_category:
+        unmet.append(
+            f"R11: degree category {facts.degree_category} does not match the residency "
+            f"specialty {standard.specialty} ({standard.degree_category})"
+        )
+    return unmet
 
 
 def ethics_veto(facts: TrainingFacts) -> list[str]:
+    """R13: a confirmed violation vetoes the comprehensive evaluation (not the licence,
+    which the national exam grants)."""
     if facts.confirmed_ethics_violations:
         return [
             f"R13: {facts.confirmed_ethics_violations} confirmed ethics violation(s) veto the "
@@ -158,10 +369,26 @@ def ethics_veto(facts: TrainingFacts) -> list[str]:
     return []
 
 
+def certificate_state(kind: str, facts: TrainingFacts, regime: Regime) -> tuple[str, list[str]]:
+    if kind in facts.revoked:
+        # The revocation's own reason is on the record; unmet says what a re-grant needs.
+        return CertificateState.REVOKED.value, certificate_unmet(kind, facts, regime)
+    held = {
+        CertificateKind.LICENCE: facts.holds_licence,
+        CertificateKind.RESIDENCY_CERTIFICATE: facts.holds_residency_certificate,
+    }.get(CertificateKind(kind), kind in facts.granted)
+    if held:
+        return CertificateState.GRANTED.value, []
+    unmet = certificate_unmet(kind, facts, regime)
+    state = CertificateState.NOT_ELIGIBLE if unmet else CertificateState.ELIGIBLE
+    return state.value, unmet
+
+
 def _degree_work_unmet(rule: str, facts: TrainingFacts) -> list[str]:
     unmet = []
     if not facts.thesis_defense_passed:
         unmet.append(f"{rule}: thesis defense not passed")
-    for course in sorted(facts.coursework_failed - facts.coursework_passed):
-        unmet.append(f"{rule}: coursework '{course}' not passed")
+    for course, passed in sorted(facts.coursework.items()):
+        if not passed:
+            unmet.append(f"{rule}: coursework '{course}' not passed")
     return unmet

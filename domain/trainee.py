@@ -15,12 +15,15 @@ from eventsourcing.domain import Aggregate
 
 from domain import commands as c
 from domain import events as e
-from domain import guards
-from domain.errors import Conflict, InvalidCommand, NotFound
+from domain import guards, rules
+from domain.errors import Conflict, InvalidCommand, NotFound, RulesNotMet
+from domain.facts import RotationFacts, TrainingFacts
 from domain.forms import AssessmentForm
+from domain.regulations import Regime
 from domain.values import (
     ROTATION_BOUND_ASSESSMENTS,
     AssessmentKind,
+    CertificateKind,
     DegreeCategory,
     EntryKind,
     Pathway,
@@ -29,27 +32,47 @@ from domain.values import (
 
 MAX_PRIOR_MONTHS = 36.0
 EXAM_SCORE_RANGE = (0, 100)
+# The completion exam's two parts (glossary: theory + clinical skills); R14 rates theory.
+COMPLETION_EXAM_PARTS = ("theory", "clinicalSkills")
+NATIONAL_EXAMS = rules.NATIONAL_EXAMS
 
 
 class Trainee(Aggregate):
-    # Write state only: what later decisions need. Set by events' apply methods.
+    """Write state: what decisions need, which since the regulations arrived includes
+    every fact the rules read (see `facts`). Set by the events' apply methods."""
+
+    # v2 keeps the facts the rules need; v1 snapshots were dropped by migration 0002.
+    class_version = 2
     enrolled_on: date
     pathway: str
+    degree_category: str
     licensed_at_enrollment: bool
     holds_residency_certificate_at_enrollment: bool
+    prior_training_months: float
     base_id: str
     university: str
     specialty: str
+    standard_id: str | None
+    policy_id: str | None
 
     def __init__(self) -> None:
         self.first_tutor_id: str | None = None
         self.rotating_tutors: dict[str, str] = {}
         self.rotations: dict[str, dict[str, Any]] = {}
         self.entries: dict[str, dict[str, Any]] = {}
-        self.certificates: dict[str, str] = {}
+        # kind -> [number, date]; lists and dicts only, so snapshots transcode as JSON.
+        self.certificates: dict[str, list[Any]] = {}
+        self.revoked: dict[str, str] = {}
+        self.assessments: list[list[Any]] = []
+        self.confirmed_ethics_violations = 0
+        self.thesis_defense_passed = False
+        self.publication_kinds: list[str] = []
+        self.coursework: dict[str, bool] = {}
+        self.national_exams_passed: list[str] = []
+        self.licensing_exam_passed = False
 
     @classmethod
-    def enroll(cls, cmd: c.EnrollTrainee, prov: c.Provenance) -> Trainee:
+    def enroll(cls, cmd: c.EnrollTrainee, regime: Regime, prov: c.Provenance) -> Trainee:
         guards.not_in_future("enrolledOn", cmd.enrolled_on, prov.today)
         if not 0 <= cmd.prior_training_months <= MAX_PRIOR_MONTHS:
             raise InvalidCommand(
@@ -58,6 +81,17 @@ class Trainee(Aggregate):
             )
         if not 1900 <= cmd.cohort <= 2200:
             raise InvalidCommand(f"cohort must be a year, got {cmd.cohort}")
+        applicant = rules.Applicant(
+            pathway=guards.member("pathway", cmd.pathway, Pathway),
+            degree_category=guards.member("degreeCategory", cmd.degree_category, DegreeCategory),
+            bachelor_major=guards.text("bachelorMajor", cmd.bachelor_major, limit=guards.MAX_NAME),
+            has_bachelor_of_medicine=cmd.has_bachelor_of_medicine,
+            full_time_bachelor=cmd.full_time_bachelor,
+            holds_residency_certificate=cmd.holds_residency_certificate,
+        )
+        unmet = rules.enrollment_unmet(applicant, regime.policy)
+        if unmet:
+            raise RulesNotMet("enroll this trainee", unmet)
         return cls._create(
             e.TraineeEnrolled,
             id=cmd.trainee_id,
@@ -66,17 +100,20 @@ class Trainee(Aggregate):
             occurred_on=cmd.enrolled_on,
             name=guards.text("name", cmd.name, limit=guards.MAX_NAME),
             national_id=guards.text("nationalId", cmd.national_id, limit=32),
-            pathway=guards.member("pathway", cmd.pathway, Pathway),
-            degree_category=guards.member("degreeCategory", cmd.degree_category, DegreeCategory),
-            bachelor_major=guards.text("bachelorMajor", cmd.bachelor_major, limit=guards.MAX_NAME),
+            pathway=applicant.pathway,
+            degree_category=applicant.degree_category,
+            bachelor_major=applicant.bachelor_major,
             has_bachelor_of_medicine=cmd.has_bachelor_of_medicine,
             holds_residency_certificate=cmd.holds_residency_certificate,
             licensed_at_enrollment=cmd.licensed_at_enrollment,
             prior_training_months=float(cmd.prior_training_months),
-            specialty=guards.text("specialty", cmd.specialty, limit=guards.MAX_NAME),
+            specialty=regime.standard.specialty,
             base_id=guards.text("baseId", cmd.base_id, limit=guards.MAX_NAME),
             university=guards.text("university", cmd.university, limit=guards.MAX_NAME),
             cohort=cmd.cohort,
+            full_time_bachelor=cmd.full_time_bachelor,
+            standard_id=regime.standard.id,
+            policy_id=regime.policy.id,
         )
 
     def decide_assign_tutor(self, cmd: c.AssignTutor, prov: c.Provenance) -> None:
@@ -94,9 +131,26 @@ class Trainee(Aggregate):
             department=department,
         )
 
-    def decide_schedule_rotation(self, cmd: c.ScheduleRotation, prov: c.Provenance) -> None:
+    def decide_schedule_rotation(
+        self, cmd: c.ScheduleRotation, regime: Regime, prov: c.Provenance
+    ) -> None:
         if cmd.stage not in (1, 2):
             raise InvalidCommand(f"stage must be 1 or 2, got {cmd.stage}")
+        if cmd.resident_duty and cmd.stage != 2:
+            raise InvalidCommand("R4: 24-hour resident duty belongs to stage 2")
+        if cmd.stage == 1 and self.holds_residency_certificate_at_enrollment:
+            raise RulesNotMet(
+                "schedule a stage-1 rotation",
+                ["R6: a residency-certificate holder trains in stage 2 only"],
+            )
+        department = regime.standard.department(
+            guards.text("department", cmd.department, limit=guards.MAX_NAME)
+        )
+        if department is None:
+            raise InvalidCommand(
+                f"department {cmd.department!r} is not in the {regime.standard.id} standard; "
+                f"its departments are {', '.join(d.name for d in regime.standard.departments)}"
+            )
         if cmd.end_on <= cmd.start_on:
             raise InvalidCommand(
                 f"endOn {cmd.end_on.isoformat()} must be after startOn {cmd.start_on.isoformat()}"
@@ -114,7 +168,7 @@ class Trainee(Aggregate):
             prov,
             prov.today,
             rotation_id=str(cmd.rotation_id),
-            department=guards.text("department", cmd.department, limit=guards.MAX_NAME),
+            department=department.name,
             stage=cmd.stage,
             start_on=cmd.start_on,
             end_on=cmd.end_on,
@@ -185,10 +239,17 @@ class Trainee(Aggregate):
         )
 
     def decide_record_assessment(
-        self, cmd: c.RecordAssessment, form: AssessmentForm | None, prov: c.Provenance
+        self,
+        cmd: c.RecordAssessment,
+        form: AssessmentForm | None,
+        regime: Regime,
+        prov: c.Provenance,
     ) -> None:
         kind = guards.member("kind", cmd.kind, AssessmentKind)
         self._check_business_date("occurredOn", cmd.occurred_on, prov)
+        if kind == AssessmentKind.COMPLETION_EXAM:
+            self._require("sit the completion exam", rules.completion_exam_unmet(
+                self.facts(), regime))
         if cmd.rotation_id is not None:
             self._rotation(cmd.rotation_id)
         elif kind in ROTATION_BOUND_ASSESSMENTS:
@@ -200,6 +261,8 @@ class Trainee(Aggregate):
                     f"passed={cmd.passed} contradicts overall score {cmd.overall} on the "
                     f"{form.name} form (a pass is {form.scale.pass_from} or more)"
                 )
+        elif kind == AssessmentKind.COMPLETION_EXAM and cmd.ratings is not None:
+            passed = _completion_exam_passed(cmd.ratings, cmd.passed)
         else:
             if cmd.ratings is not None:
                 raise InvalidCommand(f"{kind} has no rating form; ratings are not accepted")
@@ -239,20 +302,52 @@ class Trainee(Aggregate):
             confirmed=cmd.confirmed,
         )
 
-    def decide_grant_licence(self, cmd: c.GrantLicence, prov: c.Provenance) -> None:
+    def decide_grant_licence(
+        self, cmd: c.GrantLicence, regime: Regime, prov: c.Provenance
+    ) -> None:
+        self._check_not_licensed()
         self._check_once("LICENCE", "a licence")
-        guards.not_in_future("grantedOn", cmd.granted_on, prov.today)
-        if not self.licensed_at_enrollment:
-            guards.not_before("grantedOn", cmd.granted_on, self.enrolled_on, "enrollment")
+        self._check_business_date("grantedOn", cmd.granted_on, prov)
+        self._require("grant a licence", rules.licence_unmet(self.facts(), regime.policy))
         self._record(e.LicenceGranted, prov, cmd.granted_on, number=self._number(cmd.number))
 
+    def decide_record_licensing_exam(
+        self, cmd: c.RecordLicensingExam, regime: Regime, prov: c.Provenance
+    ) -> None:
+        self._check_not_licensed()
+        self._check_business_date("sittingOn", cmd.sitting_on, prov)
+        if cmd.score is not None and not EXAM_SCORE_RANGE[0] <= cmd.score <= 600:
+            raise InvalidCommand(f"score must be between 0 and 600, got {cmd.score}")
+        self._require(
+            "sit the licensing exam", rules.licence_unmet(self.facts(), regime.policy)
+        )
+        self._record(
+            e.LicensingExamRecorded, prov, cmd.sitting_on, passed=cmd.passed, score=cmd.score
+        )
+
+    def decide_record_national_exam(
+        self, cmd: c.RecordNationalExam, prov: c.Provenance
+    ) -> None:
+        if self.pathway != Pathway.EQUIVALENT_DEGREE:
+            raise Conflict(
+                f"the national {cmd.exam} exam belongs to the EQUIVALENT_DEGREE pathway (R11); "
+                f"this trainee is {self.pathway}"
+            )
+        if cmd.exam not in NATIONAL_EXAMS:
+            raise InvalidCommand(
+                f"exam must be one of {', '.join(NATIONAL_EXAMS)}, got {cmd.exam!r}"
+            )
+        self._check_business_date("sittingOn", cmd.sitting_on, prov)
+        self._record(e.NationalExamRecorded, prov, cmd.sitting_on, exam=cmd.exam, passed=cmd.passed)
+
     def decide_issue_residency_certificate(
-        self, cmd: c.IssueResidencyCertificate, prov: c.Provenance
+        self, cmd: c.IssueResidencyCertificate, regime: Regime, prov: c.Provenance
     ) -> None:
         if self.holds_residency_certificate_at_enrollment:
             raise Conflict("the trainee already held a residency certificate at enrollment")
         self._check_once("RESIDENCY_CERTIFICATE", "a residency certificate")
         self._check_business_date("issuedOn", cmd.issued_on, prov)
+        self._require_certificate(CertificateKind.RESIDENCY_CERTIFICATE, regime)
         self._record(
             e.ResidencyCertificateIssued, prov, cmd.issued_on, number=self._number(cmd.number)
         )
@@ -291,18 +386,78 @@ class Trainee(Aggregate):
             committee=guards.names("committee", cmd.committee),
         )
 
-    def decide_issue_diploma(self, cmd: c.IssueDiploma, prov: c.Provenance) -> None:
+    def decide_issue_diploma(self, cmd: c.IssueDiploma, regime: Regime, prov: c.Provenance) -> None:
         if self.pathway != Pathway.INTEGRATED_MASTER:
             raise Conflict(f"a diploma is issued only to enrolled students, not {self.pathway}")
         self._check_once("DIPLOMA", "a diploma")
         self._check_business_date("issuedOn", cmd.issued_on, prov)
+        self._require_certificate(CertificateKind.DIPLOMA, regime)
         self._record(e.DiplomaIssued, prov, cmd.issued_on, number=self._number(cmd.number))
 
-    def decide_award_degree(self, cmd: c.AwardDegree, prov: c.Provenance) -> None:
+    def decide_award_degree(self, cmd: c.AwardDegree, regime: Regime, prov: c.Provenance) -> None:
         self._check_academic_pathway("a degree")
         self._check_once("DEGREE", "a degree")
         self._check_business_date("awardedOn", cmd.awarded_on, prov)
+        self._require_certificate(CertificateKind.DEGREE, regime)
         self._record(e.DegreeAwarded, prov, cmd.awarded_on, number=self._number(cmd.number))
+
+    def decide_revoke_certificate(self, cmd: c.RevokeCertificate, prov: c.Provenance) -> None:
+        kind = guards.member("kind", cmd.kind, CertificateKind)
+        if kind not in self.certificates:
+            raise Conflict(f"no {kind} was recorded for this trainee, so none can be revoked")
+        if kind in self.revoked:
+            raise Conflict(f"the {kind} was already revoked: {self.revoked[kind]}")
+        guards.not_in_future("revokedOn", cmd.revoked_on, prov.today)
+        guards.not_before("revokedOn", cmd.revoked_on, self.certificates[kind][1], "its grant")
+        self._record(
+            e.CertificateRevoked, prov, cmd.revoked_on, kind=kind,
+            reason=guards.text("reason", cmd.reason),
+        )
+
+    def facts(self) -> TrainingFacts:
+        """The facts the rules read, from this write state (see domain.facts)."""
+        rotations = {
+            rotation_id: RotationFacts(
+                id=rotation_id,
+                department=r["department"],
+                stage=r["stage"],
+                start_on=r["start_on"],
+                completed_on=r["completed_on"],
+                resident_duty=r["resident_duty"],
+                tutor_id=self.rotation_tutor(r),
+            )
+            for rotation_id, r in self.rotations.items()
+        }
+        for entry in self.entries.values():
+            if entry["retracted"]:
+                continue
+            rotation = rotations[entry["rotation_id"]]
+            if entry["signed_by"] is None:
+                rotation.unsigned_entries += 1
+            else:
+                counts = rotation.signed_counts
+                counts[entry["kind"]] = counts.get(entry["kind"], 0) + 1
+        facts = TrainingFacts(
+            pathway=self.pathway,
+            degree_category=self.degree_category,
+            licensed_at_enrollment=self.licensed_at_enrollment,
+            holds_residency_certificate_at_enrollment=self.holds_residency_certificate_at_enrollment,
+            prior_training_months=self.prior_training_months,
+            first_tutor_id=self.first_tutor_id,
+            rotations=sorted(rotations.values(), key=lambda r: (r.start_on, r.id)),
+            confirmed_ethics_violations=self.confirmed_ethics_violations,
+            thesis_defense_passed=self.thesis_defense_passed,
+            publication_kinds=set(self.publication_kinds),
+            coursework=dict(self.coursework),
+            national_exams_passed=set(self.national_exams_passed),
+            granted={kind: (number, on) for kind, (number, on) in self.certificates.items()},
+            revoked=dict(self.revoked),
+        )
+        for kind, rotation_id, passed in self.assessments:
+            (facts.passed_assessment_kinds if passed else facts.failed_assessment_kinds).add(kind)
+            if passed and rotation_id is not None:
+                rotations[rotation_id].passed_assessments.add(kind)
+        return facts
 
     # Queries that decisions share.
 
@@ -329,7 +484,19 @@ class Trainee(Aggregate):
 
     def _check_once(self, kind: str, what: str) -> None:
         if kind in self.certificates:
-            raise Conflict(f"{what} was already recorded (number {self.certificates[kind]})")
+            raise Conflict(f"{what} was already recorded (number {self.certificates[kind][0]})")
+
+    def _check_not_licensed(self) -> None:
+        if self.licensed_at_enrollment:
+            raise Conflict("the trainee already held a licence at enrollment")
+
+    def _require(self, action: str, unmet: list[str]) -> None:
+        if unmet:
+            raise RulesNotMet(action, unmet)
+
+    def _require_certificate(self, kind: CertificateKind, regime: Regime) -> None:
+        unmet = rules.certificate_unmet(kind, self.facts(), regime)
+        self._require(f"record the {kind.value}", unmet)
 
     def _check_academic_pathway(self, what: str) -> None:
         if self.pathway == Pathway.RESIDENT_ONLY:
@@ -355,6 +522,21 @@ class Trainee(Aggregate):
     @staticmethod
     def _number(number: str) -> str:
         return guards.text("number", number, limit=64)
+
+
+def _completion_exam_passed(ratings: Any, passed: bool | None) -> bool:
+    """The completion exam's parts, each passed or not; the exam is passed if both are."""
+    if not isinstance(ratings, dict) or set(ratings) != set(COMPLETION_EXAM_PARTS):
+        raise InvalidCommand(
+            f"COMPLETION_EXAM ratings must give each part, {' and '.join(COMPLETION_EXAM_PARTS)}, "
+            "as true or false"
+        )
+    if not all(isinstance(v, bool) for v in ratings.values()):
+        raise InvalidCommand("COMPLETION_EXAM parts are true (passed) or false (failed)")
+    both = all(ratings.values())
+    if passed is not None and passed != both:
+        raise InvalidCommand(f"passed={passed} contradicts the parts {ratings}")
+    return both
 
 
 class NationalIdClaim(Aggregate):

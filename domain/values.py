@@ -60,6 +60,13 @@ class AssessmentKind(StrEnum):
     CLINICAL_COMPETENCE = "CLINICAL_COMPETENCE"
 
 
+class NationalExam(StrEnum):
+    """The national exams of an equivalent-degree applicant (R11, seed 004 art. 17.2)."""
+
+    FOREIGN_LANGUAGE = "FOREIGN_LANGUAGE"
+    SUBJECT_COMPREHENSIVE = "SUBJECT_COMPREHENSIVE"
+
+
 # Assessments observed in one department's rotation must say which rotation.
 ROTATION_BOUND_ASSESSMENTS = frozenset(
     {AssessmentKind.MINI_CEX, AssessmentKind.DOPS, AssessmentKind.DEPARTURE_EXAM}

@@ -129,6 +129,10 @@ def _(event: e.TraineeEnrolled, ctx: Context) -> None:
             resident_duty_months=0.0,
             handbook_complete=False,
             handbook_missing=[],
+            standard_id=event.standard_id,
+            policy_id=event.policy_id,
+            credited_prior_months=0.0,
+            completion_exam_unmet=[],
             version=event.originator_version,
             last_position=ctx.notification.id,
         )
@@ -237,6 +241,9 @@ def _(event: e.AssessmentRecorded, ctx: Context) -> None:
 
 
 @apply.register(e.EthicsViolationRecorded)
+@apply.register(e.LicensingExamRecorded)
+@apply.register(e.NationalExamRecorded)
+@apply.register(e.CertificateRevoked)
 @apply.register(e.PublicationRecorded)
 @apply.register(e.CourseworkRecorded)
 @apply.register(e.ThesisDefenseRecorded)

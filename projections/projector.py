@@ -14,12 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from eventsourcing.persistence import Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy.orm import Session
 
+from domain.regulations import Regime
 from projections import tables as t
 from projections.handlers import Context, project
 from projections.summary import refresh_trainee
@@ -48,6 +50,16 @@ class Projector:
     @property
     def name(self) -> str:
         return self.records.name
+
+    def regime_of(self, trainee: Any) -> Regime:
+        """The standard and policy a trainee's read-model row was enrolled under."""
+        return self.records.regulations.recorded(
+            trainee["standard_id"],
+            trainee["policy_id"],
+            specialty=trainee["specialty"],
+            jurisdiction=self.records.settings.jurisdiction,
+            enrolled_on=trainee["enrolled_on"],
+        )
 
     def position(self) -> int:
         return self.tracking.max_tracking_id(self.name) or 0
@@ -123,7 +135,7 @@ class Projector:
                 if trainee_id is not None:
                     touched.add(trainee_id)
             for trainee_id in sorted(touched):
-                refresh_trainee(session, trainee_id)
+                refresh_trainee(session, trainee_id, self.regime_of)
             reached = notifications[-1].id
             self.tracking._insert_tracking(session, Tracking(self.name, reached))
             return len(notifications), reached

@@ -9,6 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from domain.quality import Sitting
+from domain.values import AssessmentKind
 from projections import tables as t
 
 Row = dict[str, Any]
@@ -107,3 +109,36 @@ def events_page(
     if types:
         statement = statement.where(table.c.type.in_(list(types)))
     return _fetch(engine, statement)
+
+
+def exam_sittings(engine: sa.Engine) -> tuple[list[Sitting], list[Sitting]]:
+    """Every completion-exam and licensing-exam sitting, with the trainee's base,
+    specialty and university, for the R14 quality figures."""
+    trainees, assessments, records = t.trainees, t.assessments, t.academic_records
+    who = (trainees.c.id, trainees.c.base_id, trainees.c.specialty, trainees.c.university)
+    completion = _fetch(
+        engine,
+        sa.select(*who, assessments.c.occurred_on, assessments.c.passed, assessments.c.ratings)
+        .join(assessments, assessments.c.trainee_id == trainees.c.id)
+        .where(assessments.c.kind == AssessmentKind.COMPLETION_EXAM.value),
+    )
+    licence = _fetch(
+        engine,
+        sa.select(*who, records.c.occurred_on, records.c.passed)
+        .join(records, records.c.trainee_id == trainees.c.id)
+        .where(records.c.kind == "LicensingExamRecorded"),
+    )
+    return [_sitting(row) for row in completion], [_sitting(row) for row in licence]
+
+
+def _sitting(row: Row) -> Sitting:
+    parts = row.get("ratings") or {}
+    return Sitting(
+        trainee_id=row["id"],
+        base_id=row["base_id"],
+        specialty=row["specialty"],
+        university=row["university"],
+        year=row["occurred_on"].year,
+        passed=bool(row["passed"]),
+        theory_passed=parts.get("theory"),
+    )

@@ -40,6 +40,11 @@ trainees = sa.Table(
     sa.Column("resident_duty_months", sa.Float, nullable=False),
     sa.Column("handbook_complete", sa.Boolean, nullable=False),
     sa.Column("handbook_missing", sa.JSON, nullable=False),
+    # The regime the trainee is measured against (recorded at enrollment; see R1-R14).
+    sa.Column("standard_id", NAME),
+    sa.Column("policy_id", NAME),
+    sa.Column("credited_prior_months", sa.Float, nullable=False),
+    sa.Column("completion_exam_unmet", sa.JSON, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("last_position", sa.BigInteger, nullable=False),
     sa.Index("rm_trainees_listing", "base_id", "specialty", "cohort"),
@@ -124,6 +129,7 @@ certificates = sa.Table(
     sa.Column("number", sa.String(64)),
     sa.Column("granted_on", sa.Date),
     sa.Column("unmet", sa.JSON, nullable=False),
+    sa.Column("revocation_reason", sa.Text),
 )
 
 audit_events = sa.Table(

@@ -10,6 +10,7 @@ from projections.projector import Projector
 from service.clock import Clock
 from service.forms import load_forms
 from service.records import Outcome, TraineeRecords
+from service.regulations import load_regulations
 from service.settings import ConfigurationError, Settings
 
 
@@ -38,7 +39,12 @@ class Services:
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Services:
-    records = TraineeRecords(settings, forms=load_forms(), clock=clock or Clock())
+    records = TraineeRecords(
+        settings,
+        forms=load_forms(),
+        regulations=load_regulations(settings.regulations_dir),
+        clock=clock or Clock(),
+    )
     check_database(records, settings)
     return Services(
         settings=settings,

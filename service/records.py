@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError, Transcoder
 from domain import commands as c
 from domain.errors import Conflict, NotFound
 from domain.forms import AssessmentForm
+from domain.regulations import Regime, Regulations
 from domain.trainee import NationalIdClaim, Trainee
 from service.clock import Clock
 from service.settings import Settings
@@ -38,7 +39,22 @@ DECISIONS: dict[type, Callable[..., None]] = {
     c.RecordThesisDefense: Trainee.decide_record_thesis_defense,
     c.IssueDiploma: Trainee.decide_issue_diploma,
     c.AwardDegree: Trainee.decide_award_degree,
+    c.RecordLicensingExam: Trainee.decide_record_licensing_exam,
+    c.RecordNationalExam: Trainee.decide_record_national_exam,
+    c.RevokeCertificate: Trainee.decide_revoke_certificate,
 }
+# Decisions that apply the regulations, and so are handed the trainee's regime.
+RULED_COMMANDS = frozenset(
+    {
+        c.ScheduleRotation,
+        c.RecordAssessment,
+        c.GrantLicence,
+        c.RecordLicensingExam,
+        c.IssueResidencyCertificate,
+        c.IssueDiploma,
+        c.AwardDegree,
+    }
+)
 
 # The id of the thing a command created or acted on, reported back to the caller; an
 # entry names its rotation too, so the entry's own id is looked for first.
@@ -71,11 +87,13 @@ class TraineeRecords(Application[UUID]):
         self,
         settings: Settings,
         forms: dict[str, AssessmentForm],
+        regulations: Regulations,
         clock: Clock,
         env: dict[str, str] | None = None,
     ):
         self.settings = settings
         self.forms = forms
+        self.regulations = regulations
         self.clock = clock
         self.snapshotting_intervals = {Trainee: settings.snapshot_interval}  # type: ignore[misc]
         super().__init__(env=library_env(settings) | (env or {}))
@@ -97,7 +115,10 @@ class TraineeRecords(Application[UUID]):
         if self._exists(claim_id):
             raise Conflict("a trainee with this national ID is already enrolled")
         prov = self.provenance(actor)
-        trainee = Trainee.enroll(cmd, prov)
+        regime = self.regulations.at_enrollment(
+            cmd.specialty, cmd.jurisdiction or self.settings.jurisdiction, cmd.enrolled_on
+        )
+        trainee = Trainee.enroll(cmd, regime, prov)
         claim = NationalIdClaim.claim(claim_id, trainee.id, prov)
         try:
             recordings = self.save(trainee, claim)
@@ -116,10 +137,9 @@ class TraineeRecords(Application[UUID]):
         of times, and reported as a Conflict rather than ever being dropped.
         """
         decide = DECISIONS[type(cmd)]
-        extra = self._decision_inputs(cmd)
         for _ in range(self.settings.command_attempts):
             trainee = self.get_trainee(cmd.trainee_id)
-            decide(trainee, cmd, *extra, self.provenance(actor))
+            decide(trainee, cmd, *self._decision_inputs(cmd, trainee), self.provenance(actor))
             try:
                 recordings = self.save(trainee)
             except IntegrityError:
@@ -139,10 +159,22 @@ class TraineeRecords(Application[UUID]):
             raise NotFound(f"no trainee {trainee_id}")
         return trainee
 
-    def _decision_inputs(self, cmd: Any) -> tuple[Any, ...]:
+    def regime_of(self, trainee: Trainee) -> Regime:
+        return self.regulations.recorded(
+            trainee.standard_id,
+            trainee.policy_id,
+            specialty=trainee.specialty,
+            jurisdiction=self.settings.jurisdiction,
+            enrolled_on=trainee.enrolled_on,
+        )
+
+    def _decision_inputs(self, cmd: Any, trainee: Trainee) -> tuple[Any, ...]:
+        inputs: tuple[Any, ...] = ()
         if isinstance(cmd, c.RecordAssessment):
-            return (self.forms.get(cmd.kind),)
-        return ()
+            inputs += (self.forms.get(cmd.kind),)
+        if type(cmd) in RULED_COMMANDS:
+            inputs += (self.regime_of(trainee),)
+        return inputs
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return any(True for _ in self.events.get(aggregate_id, lte=1, limit=1))

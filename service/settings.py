@@ -29,6 +29,10 @@ class Settings:
     command_attempts: int = 5
     read_your_writes_timeout: float = 10.0
     lock_timeout_ms: int = 5000
+    # The jurisdiction whose policy binds trainees enrolled without naming one.
+    jurisdiction: str = "chongqing"
+    # A directory of a programme's own standards/ and policies/, beside the shipped ones.
+    regulations_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +45,8 @@ class Settings:
             projection_mode=env.get("DUALTRACK_PROJECTION_MODE", cls.projection_mode),
             command_attempts=_int(env, "DUALTRACK_COMMAND_ATTEMPTS", cls.command_attempts, 1),
             lock_timeout_ms=_int(env, "DUALTRACK_LOCK_TIMEOUT_MS", cls.lock_timeout_ms, 1),
+            jurisdiction=env.get("DUALTRACK_JURISDICTION", "").strip() or cls.jurisdiction,
+            regulations_dir=env.get("DUALTRACK_REGULATIONS_DIR", "").strip() or None,
         )
         settings.validate()
         return settings
@@ -52,6 +58,10 @@ class Settings:
             raise ConfigurationError(
                 f"DUALTRACK_TIMEZONE={self.timezone!r} is not a known time zone"
             ) from None
+        if self.regulations_dir is not None and not Path(self.regulations_dir).is_dir():
+            raise ConfigurationError(
+                f"DUALTRACK_REGULATIONS_DIR={self.regulations_dir!r} is not a directory"
+            )
         if self.projection_mode not in PROJECTION_MODES:
             raise ConfigurationError(
                 f"DUALTRACK_PROJECTION_MODE must be one of {', '.join(PROJECTION_MODES)}, "

@@ -9,6 +9,8 @@ from datetime import date
 from domain import commands as c
 from service.bootstrap import Services
 
+DEPARTMENTS = ("cardiology", "nephrology", "respiratory medicine")
+
 
 @dataclass
 class History:
@@ -42,7 +44,7 @@ def realistic(services: Services) -> History:
     for n, (start, end) in enumerate(months):
         rotation = uuid.uuid4()
         history.rotations.append(rotation)
-        records.execute(c.ScheduleRotation(t, rotation, f"dept-{n}", 1, start, end,
+        records.execute(c.ScheduleRotation(t, rotation, DEPARTMENTS[n], 1 + (n == 2), start, end,
                                            tutor_id=f"dr-{n}", resident_duty=n == 2), "base")
         for day in (3, 4):
             entry = uuid.uuid4()

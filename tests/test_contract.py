@@ -17,9 +17,7 @@ CONTRACT = Path(__file__).resolve().parents[1].parent / "shared" / "contract" / 
 
 LEFT_TO_LATER_ISSUES = {
     "Field Query.verifyIntegrity was removed.",
-    "Field Query.qualityFigures was removed.",
     "IntegrityReport was removed.",
-    "QualityFigure was removed.",
     "Subscription was removed.",
     "Argument Query.trainee(asOf:) was removed.",
 }

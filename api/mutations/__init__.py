@@ -14,10 +14,13 @@ from api.mutations.issue_residency_certificate import issue_residency_certificat
 from api.mutations.record_assessment import record_assessment
 from api.mutations.record_coursework import record_coursework
 from api.mutations.record_ethics_violation import record_ethics_violation
+from api.mutations.record_licensing_exam import record_licensing_exam
+from api.mutations.record_national_exam import record_national_exam
 from api.mutations.record_publication import record_publication
 from api.mutations.record_rotation_entry import record_rotation_entry
 from api.mutations.record_thesis_defense import record_thesis_defense
 from api.mutations.retract_rotation_entry import retract_rotation_entry
+from api.mutations.revoke_certificate import revoke_certificate
 from api.mutations.schedule_rotation import schedule_rotation
 from api.mutations.sign_rotation_entry import sign_rotation_entry
 
@@ -40,3 +43,6 @@ class Mutation:
     record_thesis_defense = strawberry.mutation(resolver=record_thesis_defense)
     issue_diploma = strawberry.mutation(resolver=issue_diploma)
     award_degree = strawberry.mutation(resolver=award_degree)
+    record_licensing_exam = strawberry.mutation(resolver=record_licensing_exam)
+    record_national_exam = strawberry.mutation(resolver=record_national_exam)
+    revoke_certificate = strawberry.mutation(resolver=revoke_certificate)

@@ -28,6 +28,14 @@ class EnrollTraineeInput:
     cohort: int
     enrolled_on: date
     prior_training_months: float | None = 0.0
+    full_time_bachelor: bool = strawberry.field(
+        default=True, description="R1: the bachelor's degree came from full-time study."
+    )
+    jurisdiction: str | None = strawberry.field(
+        default=None,
+        description="Whose policy binds the trainee; defaults to the deployment's "
+        "(DUALTRACK_JURISDICTION).",
+    )
 
 
 async def enroll_trainee(info: Info, input: EnrollTraineeInput) -> CommandResult:
@@ -49,5 +57,7 @@ async def enroll_trainee(info: Info, input: EnrollTraineeInput) -> CommandResult
             cohort=input.cohort,
             enrolled_on=input.enrolled_on,
             prior_training_months=input.prior_training_months or 0.0,
+            full_time_bachelor=input.full_time_bachelor,
+            jurisdiction=input.jurisdiction,
         ),
     )

@@ -58,7 +58,7 @@ def handbook_statements(gql: GraphQL, services: Services, rotations: int) -> int
     for month in range(rotations):
         start, end = f"2025-{month + 1:02d}-01", f"2025-{month + 2:02d}-01"
         rotation = gql.ok("""mutation($t: ID!, $s: Date!, $e: Date!) { scheduleRotation(
-            traineeId: $t, department: "ward", stage: 1, startOn: $s, endOn: $e) { id } }""",
+            traineeId: $t, department: "cardiology", stage: 1, startOn: $s, endOn: $e) { id } }""",
             t=t, s=start, e=end)["scheduleRotation"]["id"]
         for _ in range(2):
             gql.ok("""mutation($t: ID!, $r: ID!, $on: Date!) { recordRotationEntry(traineeId: $t,

@@ -56,7 +56,8 @@ def test_enrollment_is_readable_as_soon_as_the_mutation_returns(gql: GraphQL) ->
 
 
 def test_a_rotation_kept_end_to_end(gql: GraphQL, services: Services) -> None:
-    t = gql.enroll()
+    # Jilin's policy credits prior training at every level (R5), so 9 + 3 months open R7.
+    t = gql.enroll(priorTrainingMonths=9, jurisdiction="jilin")
     gql.ok("""mutation($t: ID!) { assignTutor(traineeId: $t, tutorId: "dr-wang",
            role: ROTATING_TUTOR, department: "cardiology", assignedOn: "2025-09-01") { id } }""",
            t=t)
@@ -83,6 +84,11 @@ def test_a_rotation_kept_end_to_end(gql: GraphQL, services: Services) -> None:
     assert off_scale["extensions"]["code"] == "BAD_USER_INPUT"
     assert "outside the form's scale 1-9" in off_scale["message"]
 
+    too_early = gql.error("""mutation($t: ID!) { grantLicence(traineeId: $t, number: "110000",
+           grantedOn: "2025-11-01") { id } }""", t=t)
+    assert too_early["extensions"]["code"] == "RULES_NOT_MET"
+    assert too_early["extensions"]["unmet"] == [
+        "R7: the licensing exam is open after 12 months of clinical training; 9 completed"]
     gql.ok("""mutation($t: ID!, $r: ID!) { completeRotation(traineeId: $t, rotationId: $r,
            completedOn: "2025-12-01") { id } }""", t=t, r=rotation)
     gql.ok("""mutation($t: ID!) { grantLicence(traineeId: $t, number: "110000",

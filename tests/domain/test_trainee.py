@@ -8,13 +8,16 @@ from datetime import UTC, date, datetime
 import pytest
 
 from domain import commands as c
-from domain.errors import Conflict, DomainError, InvalidCommand, NotFound
+from domain.errors import Conflict, DomainError, InvalidCommand, NotFound, RulesNotMet
 from domain.trainee import Trainee
 from service.forms import load_forms
+from service.regulations import load_regulations
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 PROV = c.Provenance(actor="registrar", recorded_at=NOW, today=date(2026, 11, 22))
 FORMS = load_forms()
+# Jilin's policy credits prior training at every level, which the licence test uses.
+REGIME = load_regulations().at_enrollment("internal medicine", "jilin", date(2025, 9, 1))
 
 
 def enrolled(**changes: object) -> Trainee:
@@ -27,7 +30,7 @@ def enrolled(**changes: object) -> Trainee:
         enrolled_on=date(2025, 9, 1),
     )
     fields.update(changes)
-    trainee = Trainee.enroll(c.EnrollTrainee(**fields), PROV)  # type: ignore[arg-type]
+    trainee = Trainee.enroll(c.EnrollTrainee(**fields), REGIME, PROV)  # type: ignore[arg-type]
     trainee.collect_events()
     return trainee
 
@@ -36,7 +39,8 @@ def with_rotation(tutor: str | None = "dr-wang") -> tuple[Trainee, uuid.UUID]:
     trainee = enrolled()
     rotation = uuid.uuid4()
     trainee.decide_schedule_rotation(c.ScheduleRotation(
-        trainee.id, rotation, "cardiology", 1, date(2025, 9, 1), date(2025, 12, 1), tutor), PROV)
+        trainee.id, rotation, "cardiology", 1, date(2025, 9, 1), date(2025, 12, 1), tutor),
+        REGIME, PROV)
     trainee.collect_events()
     return trainee, rotation
 
@@ -67,11 +71,11 @@ def test_every_event_records_business_date_actor_and_recording_time() -> None:
 def test_dates_out_of_order_are_refused() -> None:
     trainee, rotation = with_rotation()
     refused(trainee, InvalidCommand, "must be after startOn", trainee.decide_schedule_rotation,
-            c.ScheduleRotation(trainee.id, uuid.uuid4(), "icu", 1, date(2026, 3, 1),
-                               date(2026, 1, 1)))
+            c.ScheduleRotation(trainee.id, uuid.uuid4(), "intensive care", 1, date(2026, 3, 1),
+                               date(2026, 1, 1)), REGIME)
     refused(trainee, InvalidCommand, "before enrollment", trainee.decide_schedule_rotation,
-            c.ScheduleRotation(trainee.id, uuid.uuid4(), "icu", 1, date(2025, 1, 1),
-                               date(2025, 3, 1)))
+            c.ScheduleRotation(trainee.id, uuid.uuid4(), "intensive care", 1, date(2025, 1, 1),
+                               date(2025, 3, 1)), REGIME)
     refused(trainee, InvalidCommand, "must be after the rotation's start",
             trainee.decide_complete_rotation,
             c.CompleteRotation(trainee.id, rotation, date(2025, 9, 1)))
@@ -79,17 +83,17 @@ def test_dates_out_of_order_are_refused() -> None:
             c.RecordRotationEntry(trainee.id, uuid.uuid4(), rotation, "CASE",
                                   date(2025, 12, 20), "late case"))
     refused(trainee, InvalidCommand, "in the future", trainee.decide_grant_licence,
-            c.GrantLicence(trainee.id, "110000", date(2027, 1, 1)))
+            c.GrantLicence(trainee.id, "110000", date(2027, 1, 1)), REGIME)
 
 
 def test_overlapping_rotations_conflict_until_one_ends_early() -> None:
     trainee, rotation = with_rotation()
-    follow_on = c.ScheduleRotation(trainee.id, uuid.uuid4(), "icu", 1, date(2025, 11, 1),
+    follow_on = c.ScheduleRotation(trainee.id, uuid.uuid4(), "intensive care", 1, date(2025, 11, 1),
                                    date(2026, 1, 1))
-    refused(trainee, Conflict, "overlaps", trainee.decide_schedule_rotation, follow_on)
+    refused(trainee, Conflict, "overlaps", trainee.decide_schedule_rotation, follow_on, REGIME)
     trainee.decide_complete_rotation(c.CompleteRotation(trainee.id, rotation, date(2025, 11, 1)),
                                      PROV)
-    trainee.decide_schedule_rotation(follow_on, PROV)
+    trainee.decide_schedule_rotation(follow_on, REGIME, PROV)
     assert len(trainee.rotations) == 2
 
 
@@ -151,7 +155,8 @@ def test_a_mini_cex_off_its_form_is_refused(
 ) -> None:
     trainee, rotation = with_rotation()
     refused(trainee, InvalidCommand, match,
-            lambda cmd, prov: trainee.decide_record_assessment(cmd, FORMS["MINI_CEX"], prov),
+            lambda cmd, prov: trainee.decide_record_assessment(
+                cmd, FORMS["MINI_CEX"], REGIME, prov),
             c.RecordAssessment(trainee.id, uuid.uuid4(), "MINI_CEX", date(2025, 10, 1),
                                "dr-wang", rotation, overall, passed, ratings))
 
@@ -160,23 +165,29 @@ def test_a_dops_on_its_form_passes_from_the_satisfactory_band() -> None:
     trainee, rotation = with_rotation()
     trainee.decide_record_assessment(
         c.RecordAssessment(trainee.id, uuid.uuid4(), "DOPS", date(2025, 10, 1), "dr-wang",
-                           rotation, 4, None, {"asepticTechnique": 8}), FORMS["DOPS"], PROV)
+                           rotation, 4, None, {"asepticTechnique": 8}), FORMS["DOPS"], REGIME,
+        PROV)
     [event] = trainee.collect_events()
     assert event.passed is True
 
 
 def test_second_certificates_conflict_and_pathways_are_respected() -> None:
-    trainee = enrolled()
-    trainee.decide_grant_licence(c.GrantLicence(trainee.id, "110000", date(2026, 8, 1)), PROV)
-    trainee.decide_award_degree(c.AwardDegree(trainee.id, "D-1", date(2026, 9, 1)), PROV)
+    trainee = enrolled(prior_training_months=12.0)
+    trainee.decide_grant_licence(c.GrantLicence(trainee.id, "110000", date(2026, 8, 1)),
+                                 REGIME, PROV)
     trainee.collect_events()
     refused(trainee, Conflict, "a licence was already recorded", trainee.decide_grant_licence,
-            c.GrantLicence(trainee.id, "110001", date(2026, 8, 2)))
-    refused(trainee, Conflict, "a degree was already recorded", trainee.decide_award_degree,
-            c.AwardDegree(trainee.id, "D-2", date(2026, 9, 2)))
+            c.GrantLicence(trainee.id, "110001", date(2026, 8, 2)), REGIME)
+    refused(trainee, RulesNotMet, "R10: thesis defense not passed", trainee.decide_award_degree,
+            c.AwardDegree(trainee.id, "D-1", date(2026, 9, 1)), REGIME)
+    licensed = enrolled(licensed_at_enrollment=True)
+    refused(licensed, Conflict, "already held a licence at enrollment",
+            licensed.decide_grant_licence, c.GrantLicence(licensed.id, "1", date(2026, 8, 1)),
+            REGIME)
     resident = enrolled(pathway="RESIDENT_ONLY")
     refused(resident, Conflict, "diploma is issued only to enrolled students",
-            resident.decide_issue_diploma, c.IssueDiploma(resident.id, "G-1", date(2026, 7, 1)))
+            resident.decide_issue_diploma, c.IssueDiploma(resident.id, "G-1", date(2026, 7, 1)),
+            REGIME)
 
 
 def test_enrollment_input_is_checked() -> None:

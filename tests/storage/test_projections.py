@@ -51,8 +51,9 @@ def test_an_entry_recorded_after_the_timely_limit_is_flagged_late(
 ) -> None:
     trainee = enroll(services, enrolled_on=date(2026, 9, 1))
     rotation = uuid.uuid4()
-    services.records.execute(c.ScheduleRotation(trainee, rotation, "ward", 1, date(2026, 10, 1),
-                                                 date(2026, 12, 1), tutor_id="dr"), "base")
+    services.records.execute(c.ScheduleRotation(trainee, rotation, "cardiology", 1,
+                                                date(2026, 10, 1), date(2026, 12, 1),
+                                                tutor_id="dr"), "base")
     for occurred_on in (date(2026, 11, 20), date(2026, 11, 1)):  # 2 and 21 days before today
         services.records.execute(c.RecordRotationEntry(trainee, uuid.uuid4(), rotation, "CASE",
                                                        occurred_on, "case"), "li")

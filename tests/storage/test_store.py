@@ -40,7 +40,7 @@ def test_concurrent_commands_on_one_trainee_are_applied_or_refused_never_lost(
 ) -> None:
     t = enroll(services)
     rotation = uuid.uuid4()
-    services.records.execute(c.ScheduleRotation(t, rotation, "ward", 1, date(2025, 1, 1),
+    services.records.execute(c.ScheduleRotation(t, rotation, "cardiology", 1, date(2025, 1, 1),
                                                 date(2025, 6, 1), tutor_id="dr"), "base")
     outcomes: list[str] = []
 
@@ -69,7 +69,7 @@ def test_a_refused_command_writes_nothing(services: Services) -> None:
     t = enroll(services)
     before = count(services, "dualtrack_events")
     with pytest.raises(InvalidCommand, match="must be after startOn"):
-        services.records.execute(c.ScheduleRotation(t, uuid.uuid4(), "ward", 1,
+        services.records.execute(c.ScheduleRotation(t, uuid.uuid4(), "cardiology", 1,
                                                     date(2025, 6, 1), date(2025, 1, 1)), "base")
     with pytest.raises(Conflict, match="already enrolled"):
         enroll(services)

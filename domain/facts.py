@@ -1,0 +1,60 @@
+"""Plain facts about one trainee: everything the rules read, nothing they do not.
+
+The same facts are gathered by replaying the trainee's events (`Trainee.facts()`) and
+from the read model (projections.summary); both must give the same verdicts, and a
+property test holds them to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass
+class RotationFacts:
+    id: str
+    department: str
+    stage: int
+    start_on: date
+    completed_on: date | None
+    resident_duty: bool
+    # The rotation's own tutor, else the department's rotating tutor (R12).
+    tutor_id: str | None
+    # Signed, unretracted entries by entry kind (R8).
+    signed_counts: dict[str, int] = field(default_factory=dict)
+    unsigned_entries: int = 0
+    passed_assessments: set[str] = field(default_factory=set)
+
+
+@dataclass
+class TrainingFacts:
+    pathway: str
+    degree_category: str
+    licensed_at_enrollment: bool
+    holds_residency_certificate_at_enrollment: bool
+    prior_training_months: float = 0.0
+    first_tutor_id: str | None = None
+    rotations: list[RotationFacts] = field(default_factory=list)
+    passed_assessment_kinds: set[str] = field(default_factory=set)
+    failed_assessment_kinds: set[str] = field(default_factory=set)
+    confirmed_ethics_violations: int = 0
+    thesis_defense_passed: bool = False
+    publication_kinds: set[str] = field(default_factory=set)
+    coursework: dict[str, bool] = field(default_factory=dict)
+    national_exams_passed: set[str] = field(default_factory=set)
+    granted: dict[str, tuple[str, date]] = field(default_factory=dict)
+    revoked: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def holds_licence(self) -> bool:
+        return self.licensed_at_enrollment or self._holds("LICENCE")
+
+    @property
+    def holds_residency_certificate(self) -> bool:
+        return self.holds_residency_certificate_at_enrollment or self._holds(
+            "RESIDENCY_CERTIFICATE"
+        )
+
+    def _holds(self, kind: str) -> bool:
+        return kind in self.granted and kind not in self.revoked
