@@ -29,6 +29,8 @@ BACKENDS = ("sqlite", "postgresql")
 STORE_TABLES = ("dualtrack_events", "dualtrack_snapshots", "projection_tracking")
 # Business "today" in tests: 22 November 2026, 10:00 in Shanghai.
 TEST_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+# A programme's own regulations directory, beside the shipped ones: a compact standard.
+PROGRAMME_REGULATIONS = Path(__file__).parent / "data" / "regulations"
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +92,11 @@ def empty_postgres(url: str) -> None:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, snapshot_interval=10)
+    return Settings(
+        database_url=database_url,
+        snapshot_interval=10,
+        regulations_dir=str(PROGRAMME_REGULATIONS),
+    )
 
 
 @pytest.fixture
