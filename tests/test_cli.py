@@ -55,6 +55,22 @@ def test_a_bad_or_unreachable_database_gives_one_line_and_no_traceback(url: str,
     assert "Traceback" not in result.stderr
 
 
+def test_the_service_refuses_to_start_on_a_bad_regulations_file(tmp_path: Path) -> None:
+    standards = tmp_path / "regulations" / "standards"
+    standards.mkdir(parents=True)
+    (standards / "ward.yaml").write_text(
+        "specialty: ward medicine\nversions:\n  - version: '1'\n"
+        "    effective_from: 2020-01-01\n    degree_category: CLINICAL_MEDICINE\n"
+        "    total_months: thirty\n    departments: []\n", encoding="utf-8")
+    result = dualtrack("serve", "--port", "1", env={
+        "DUALTRACK_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "DUALTRACK_REGULATIONS_DIR": str(tmp_path / "regulations")})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"dualtrack: error: {standards / 'ward.yaml'}:6: versions[0].total_months: "
+        "must be a number, got 'thirty'"]
+
+
 def test_an_unmigrated_database_is_named_with_the_fix(tmp_path: Path) -> None:
     result = dualtrack("rebuild", env={"DUALTRACK_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     assert result.returncode == 2
