@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 
 @dataclass
@@ -58,3 +59,49 @@ class TrainingFacts:
 
     def _holds(self, kind: str) -> bool:
         return kind in self.granted and kind not in self.revoked
+
+
+def facts_of(trainee: Any) -> TrainingFacts:
+    """The facts of a trainee aggregate's write state (domain.trainee.Trainee)."""
+    rotations = {
+        rotation_id: RotationFacts(
+            id=rotation_id,
+            department=r["department"],
+            stage=r["stage"],
+            start_on=r["start_on"],
+            completed_on=r["completed_on"],
+            resident_duty=r["resident_duty"],
+            tutor_id=trainee.rotation_tutor(r),
+        )
+        for rotation_id, r in trainee.rotations.items()
+    }
+    for entry in trainee.entries.values():
+        if entry["retracted"]:
+            continue
+        rotation = rotations[entry["rotation_id"]]
+        if entry["signed_by"] is None:
+            rotation.unsigned_entries += 1
+        else:
+            counts = rotation.signed_counts
+            counts[entry["kind"]] = counts.get(entry["kind"], 0) + 1
+    facts = TrainingFacts(
+        pathway=trainee.pathway,
+        degree_category=trainee.degree_category,
+        licensed_at_enrollment=trainee.licensed_at_enrollment,
+        holds_residency_certificate_at_enrollment=trainee.holds_residency_certificate_at_enrollment,
+        prior_training_months=trainee.prior_training_months,
+        first_tutor_id=trainee.first_tutor_id,
+        rotations=sorted(rotations.values(), key=lambda r: (r.start_on, r.id)),
+        confirmed_ethics_violations=trainee.confirmed_ethics_violations,
+        thesis_defense_passed=trainee.thesis_defense_passed,
+        publication_kinds=set(trainee.publication_kinds),
+        coursework=dict(trainee.coursework),
+        national_exams_passed=set(trainee.national_exams_passed),
+        granted={kind: (number, on) for kind, (number, on) in trainee.certificates.items()},
+        revoked=dict(trainee.revoked),
+    )
+    for kind, rotation_id, passed in trainee.assessments:
+        (facts.passed_assessment_kinds if passed else facts.failed_assessment_kinds).add(kind)
+        if passed and rotation_id is not None:
+            rotations[rotation_id].passed_assessments.add(kind)
+    return facts

@@ -17,7 +17,7 @@ from domain import commands as c
 from domain import events as e
 from domain import guards, rules
 from domain.errors import Conflict, InvalidCommand, NotFound, RulesNotMet
-from domain.facts import RotationFacts, TrainingFacts
+from domain.facts import TrainingFacts, facts_of
 from domain.forms import AssessmentForm
 from domain.regulations import Regime
 from domain.values import (
@@ -415,49 +415,8 @@ class Trainee(Aggregate):
         )
 
     def facts(self) -> TrainingFacts:
-        """The facts the rules read, from this write state (see domain.facts)."""
-        rotations = {
-            rotation_id: RotationFacts(
-                id=rotation_id,
-                department=r["department"],
-                stage=r["stage"],
-                start_on=r["start_on"],
-                completed_on=r["completed_on"],
-                resident_duty=r["resident_duty"],
-                tutor_id=self.rotation_tutor(r),
-            )
-            for rotation_id, r in self.rotations.items()
-        }
-        for entry in self.entries.values():
-            if entry["retracted"]:
-                continue
-            rotation = rotations[entry["rotation_id"]]
-            if entry["signed_by"] is None:
-                rotation.unsigned_entries += 1
-            else:
-                counts = rotation.signed_counts
-                counts[entry["kind"]] = counts.get(entry["kind"], 0) + 1
-        facts = TrainingFacts(
-            pathway=self.pathway,
-            degree_category=self.degree_category,
-            licensed_at_enrollment=self.licensed_at_enrollment,
-            holds_residency_certificate_at_enrollment=self.holds_residency_certificate_at_enrollment,
-            prior_training_months=self.prior_training_months,
-            first_tutor_id=self.first_tutor_id,
-            rotations=sorted(rotations.values(), key=lambda r: (r.start_on, r.id)),
-            confirmed_ethics_violations=self.confirmed_ethics_violations,
-            thesis_defense_passed=self.thesis_defense_passed,
-            publication_kinds=set(self.publication_kinds),
-            coursework=dict(self.coursework),
-            national_exams_passed=set(self.national_exams_passed),
-            granted={kind: (number, on) for kind, (number, on) in self.certificates.items()},
-            revoked=dict(self.revoked),
-        )
-        for kind, rotation_id, passed in self.assessments:
-            (facts.passed_assessment_kinds if passed else facts.failed_assessment_kinds).add(kind)
-            if passed and rotation_id is not None:
-                rotations[rotation_id].passed_assessments.add(kind)
-        return facts
+        """The facts the rules read, from this write state."""
+        return facts_of(self)
 
     # Queries that decisions share.
 
