@@ -62,6 +62,8 @@ async def quality_figures(
     year: int | None = None,
 ) -> list[QualityFigure]:
     completion, licence = await _sittings(info)
+    if specialty is not None:
+        specialty = info.context.services.records.regulations.specialty_name(specialty)
     # Ranks compare every base, so the filter applies after the figures are computed.
     return [
         QualityFigure.of(f)

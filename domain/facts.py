@@ -7,7 +7,7 @@ property test holds them to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -59,6 +59,21 @@ class TrainingFacts:
 
     def _holds(self, kind: str) -> bool:
         return kind in self.granted and kind not in self.revoked
+
+    def as_of(self, day: date) -> TrainingFacts:
+        """The facts as they stood on a business date, for a command dated then: a rotation
+        completed later counts only up to that day, a certificate granted later not at
+        all. Everything else is kept, so these facts never meet a condition the current
+        ones do not."""
+        return replace(
+            self,
+            rotations=[
+                r if r.completed_on is None or r.completed_on <= day
+                else replace(r, completed_on=day if r.start_on < day else None)
+                for r in self.rotations
+            ],
+            granted={k: v for k, v in self.granted.items() if v[1] <= day},
+        )
 
 
 def facts_of(trainee: Any) -> TrainingFacts:

@@ -42,6 +42,11 @@ class Regulations:
             )
         return _in_force(versions, on, f"the {versions[0].specialty} standard")
 
+    def specialty_name(self, name: str) -> str:
+        """The specialty's own name for any of its names; other names are kept as given."""
+        known = next((s for s in self.standards.values() if s.names_specialty(name)), None)
+        return name if known is None else known.specialty
+
     def policy_in_force(self, jurisdiction: str, on: date) -> Policy:
         wanted = normalise_name(jurisdiction)
         versions = [p for p in self.policies.values() if normalise_name(p.jurisdiction) == wanted]

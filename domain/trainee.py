@@ -20,6 +20,7 @@ from domain.errors import Conflict, InvalidCommand, NotFound, RulesNotMet
 from domain.facts import TrainingFacts, facts_of
 from domain.forms import AssessmentForm
 from domain.regulations import Regime
+from domain.standards import DepartmentRequirement
 from domain.values import (
     ROTATION_BOUND_ASSESSMENTS,
     AssessmentKind,
@@ -116,11 +117,15 @@ class Trainee(Aggregate):
             policy_id=regime.policy.id,
         )
 
-    def decide_assign_tutor(self, cmd: c.AssignTutor, prov: c.Provenance) -> None:
+    def decide_assign_tutor(
+        self, cmd: c.AssignTutor, regime: Regime, prov: c.Provenance
+    ) -> None:
         role = guards.member("role", cmd.role, TutorRole)
         department = guards.optional_text("department", cmd.department)
         if role == TutorRole.ROTATING_TUTOR and department is None:
             raise InvalidCommand("a ROTATING_TUTOR is appointed for a department; give department")
+        if department is not None:
+            department = self._department(department, regime).name
         self._check_business_date("assignedOn", cmd.assigned_on, prov)
         self._record(
             e.TutorAssigned,
@@ -143,14 +148,9 @@ class Trainee(Aggregate):
                 "schedule a stage-1 rotation",
                 ["R6: a residency-certificate holder trains in stage 2 only"],
             )
-        department = regime.standard.department(
-            guards.text("department", cmd.department, limit=guards.MAX_NAME)
+        department = self._department(
+            guards.text("department", cmd.department, limit=guards.MAX_NAME), regime
         )
-        if department is None:
-            raise InvalidCommand(
-                f"department {cmd.department!r} is not in the {regime.standard.id} standard; "
-                f"its departments are {', '.join(d.name for d in regime.standard.departments)}"
-            )
         if cmd.end_on <= cmd.start_on:
             raise InvalidCommand(
                 f"endOn {cmd.end_on.isoformat()} must be after startOn {cmd.start_on.isoformat()}"
@@ -248,8 +248,10 @@ class Trainee(Aggregate):
         kind = guards.member("kind", cmd.kind, AssessmentKind)
         self._check_business_date("occurredOn", cmd.occurred_on, prov)
         if kind == AssessmentKind.COMPLETION_EXAM:
+            if any(k == kind and passed for k, _, passed in self.assessments):
+                raise Conflict("the completion exam was already passed")
             self._require("sit the completion exam", rules.completion_exam_unmet(
-                self.facts(), regime))
+                self.facts().as_of(cmd.occurred_on), regime))
         if cmd.rotation_id is not None:
             self._rotation(cmd.rotation_id)
         elif kind in ROTATION_BOUND_ASSESSMENTS:
@@ -308,18 +310,21 @@ class Trainee(Aggregate):
         self._check_not_licensed()
         self._check_once("LICENCE", "a licence")
         self._check_business_date("grantedOn", cmd.granted_on, prov)
-        self._require("grant a licence", rules.licence_unmet(self.facts(), regime.policy))
+        facts = self.facts().as_of(cmd.granted_on)
+        self._require("grant a licence", rules.licence_unmet(facts, regime.policy))
         self._record(e.LicenceGranted, prov, cmd.granted_on, number=self._number(cmd.number))
 
     def decide_record_licensing_exam(
         self, cmd: c.RecordLicensingExam, regime: Regime, prov: c.Provenance
     ) -> None:
         self._check_not_licensed()
+        self._check_once("LICENCE", "a licence")
         self._check_business_date("sittingOn", cmd.sitting_on, prov)
         if cmd.score is not None and not EXAM_SCORE_RANGE[0] <= cmd.score <= 600:
             raise InvalidCommand(f"score must be between 0 and 600, got {cmd.score}")
         self._require(
-            "sit the licensing exam", rules.licence_unmet(self.facts(), regime.policy)
+            "sit the licensing exam",
+            rules.licence_unmet(self.facts().as_of(cmd.sitting_on), regime.policy),
         )
         self._record(
             e.LicensingExamRecorded, prov, cmd.sitting_on, passed=cmd.passed, score=cmd.score
@@ -347,7 +352,7 @@ class Trainee(Aggregate):
             raise Conflict("the trainee already held a residency certificate at enrollment")
         self._check_once("RESIDENCY_CERTIFICATE", "a residency certificate")
         self._check_business_date("issuedOn", cmd.issued_on, prov)
-        self._require_certificate(CertificateKind.RESIDENCY_CERTIFICATE, regime)
+        self._require_certificate(CertificateKind.RESIDENCY_CERTIFICATE, regime, cmd.issued_on)
         self._record(
             e.ResidencyCertificateIssued, prov, cmd.issued_on, number=self._number(cmd.number)
         )
@@ -391,14 +396,14 @@ class Trainee(Aggregate):
             raise Conflict(f"a diploma is issued only to enrolled students, not {self.pathway}")
         self._check_once("DIPLOMA", "a diploma")
         self._check_business_date("issuedOn", cmd.issued_on, prov)
-        self._require_certificate(CertificateKind.DIPLOMA, regime)
+        self._require_certificate(CertificateKind.DIPLOMA, regime, cmd.issued_on)
         self._record(e.DiplomaIssued, prov, cmd.issued_on, number=self._number(cmd.number))
 
     def decide_award_degree(self, cmd: c.AwardDegree, regime: Regime, prov: c.Provenance) -> None:
         self._check_academic_pathway("a degree")
         self._check_once("DEGREE", "a degree")
         self._check_business_date("awardedOn", cmd.awarded_on, prov)
-        self._require_certificate(CertificateKind.DEGREE, regime)
+        self._require_certificate(CertificateKind.DEGREE, regime, cmd.awarded_on)
         self._record(e.DegreeAwarded, prov, cmd.awarded_on, number=self._number(cmd.number))
 
     def decide_revoke_certificate(self, cmd: c.RevokeCertificate, prov: c.Provenance) -> None:
@@ -445,6 +450,17 @@ class Trainee(Aggregate):
         if kind in self.certificates:
             raise Conflict(f"{what} was already recorded (number {self.certificates[kind][0]})")
 
+    @staticmethod
+    def _department(name: str, regime: Regime) -> DepartmentRequirement:
+        """The standard's department by any of its names, or a refusal naming them all."""
+        department = regime.standard.department(name)
+        if department is None:
+            raise InvalidCommand(
+                f"department {name!r} is not in the {regime.standard.id} standard; "
+                f"its departments are {', '.join(d.name for d in regime.standard.departments)}"
+            )
+        return department
+
     def _check_not_licensed(self) -> None:
         if self.licensed_at_enrollment:
             raise Conflict("the trainee already held a licence at enrollment")
@@ -453,8 +469,8 @@ class Trainee(Aggregate):
         if unmet:
             raise RulesNotMet(action, unmet)
 
-    def _require_certificate(self, kind: CertificateKind, regime: Regime) -> None:
-        unmet = rules.certificate_unmet(kind, self.facts(), regime)
+    def _require_certificate(self, kind: CertificateKind, regime: Regime, day: date) -> None:
+        unmet = rules.certificate_unmet(kind, self.facts().as_of(day), regime)
         self._require(f"record the {kind.value}", unmet)
 
     def _check_academic_pathway(self, what: str) -> None:

@@ -46,6 +46,7 @@ DECISIONS: dict[type, Callable[..., None]] = {
 # Decisions that apply the regulations, and so are handed the trainee's regime.
 RULED_COMMANDS = frozenset(
     {
+        c.AssignTutor,
         c.ScheduleRotation,
         c.RecordAssessment,
         c.GrantLicence,

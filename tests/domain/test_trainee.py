@@ -123,7 +123,7 @@ def test_without_its_own_tutor_a_rotation_is_signed_by_the_departments_rotating_
     refused(trainee, InvalidCommand, "R12: rotation in cardiology has no rotating tutor",
             trainee.decide_sign_entry, c.SignRotationEntry(trainee.id, entry_id, "dr-wang"))
     trainee.decide_assign_tutor(c.AssignTutor(trainee.id, "dr-zhou", "ROTATING_TUTOR",
-                                              date(2025, 9, 1), "cardiology"), PROV)
+                                              date(2025, 9, 1), "cardiology"), REGIME, PROV)
     trainee.decide_sign_entry(c.SignRotationEntry(trainee.id, entry_id, "dr-zhou"), PROV)
     assert trainee.entries[str(entry_id)]["signed_by"] == "dr-zhou"
 
