@@ -188,6 +188,13 @@ class Trainee(Aggregate):
                 f"completedOn {cmd.completed_on} must be after the rotation's start "
                 f"{rotation['start_on']}"
             )
+        for other_id, other in self.rotations.items():
+            later = other_id != str(cmd.rotation_id) and other["start_on"] >= rotation["start_on"]
+            if later and cmd.completed_on > other["start_on"]:
+                raise Conflict(
+                    f"completing on {cmd.completed_on} would overlap rotation {other_id} in "
+                    f"{other['department']} from {other['start_on']}; no month counts twice (R4)"
+                )
         self._record(e.RotationCompleted, prov, cmd.completed_on, rotation_id=str(cmd.rotation_id))
 
     def decide_record_entry(self, cmd: c.RecordRotationEntry, prov: c.Provenance) -> None:

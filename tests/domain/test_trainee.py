@@ -97,6 +97,17 @@ def test_overlapping_rotations_conflict_until_one_ends_early() -> None:
     assert len(trainee.rotations) == 2
 
 
+def test_a_rotation_is_not_completed_into_the_next_one() -> None:
+    trainee, rotation = with_rotation()
+    trainee.decide_schedule_rotation(c.ScheduleRotation(
+        trainee.id, uuid.uuid4(), "intensive care", 1, date(2025, 12, 1), date(2026, 3, 1)),
+        REGIME, PROV)
+    trainee.collect_events()
+    refused(trainee, Conflict, "would overlap rotation .* from 2025-12-01",
+            trainee.decide_complete_rotation,
+            c.CompleteRotation(trainee.id, rotation, date(2025, 12, 5)))
+
+
 def test_an_entry_for_a_rotation_that_does_not_exist_is_not_found() -> None:
     trainee, _ = with_rotation()
     refused(trainee, NotFound, "has no rotation", trainee.decide_record_entry,
