@@ -33,6 +33,7 @@ from domain.values import (
 
 MAX_PRIOR_MONTHS = 36.0
 EXAM_SCORE_RANGE = (0, 100)
+LICENSING_EXAM_MAX_SCORE = 600  # the national licensing exam's written part
 # The completion exam's two parts (glossary: theory + clinical skills); R14 rates theory.
 COMPLETION_EXAM_PARTS = ("theory", "clinicalSkills")
 NATIONAL_EXAMS = rules.NATIONAL_EXAMS
@@ -327,8 +328,10 @@ class Trainee(Aggregate):
         self._check_not_licensed()
         self._check_once("LICENCE", "a licence")
         self._check_business_date("sittingOn", cmd.sitting_on, prov)
-        if cmd.score is not None and not EXAM_SCORE_RANGE[0] <= cmd.score <= 600:
-            raise InvalidCommand(f"score must be between 0 and 600, got {cmd.score}")
+        if cmd.score is not None and not 0 <= cmd.score <= LICENSING_EXAM_MAX_SCORE:
+            raise InvalidCommand(
+                f"score must be between 0 and {LICENSING_EXAM_MAX_SCORE}, got {cmd.score}"
+            )
         self._require(
             "sit the licensing exam",
             rules.licence_unmet(self.facts().as_of(cmd.sitting_on), regime.policy),
