@@ -14,7 +14,7 @@ from typing import Any
 from domain import commands as c
 from domain.errors import DomainError
 from service.bootstrap import Services
-from tests.properties.strategies import TODAY, Plan, Rotation, Step
+from tests.properties.strategies import CANONICAL, TODAY, Plan, Rotation, Step
 from tests.scenarios import enroll_programme_trainee
 
 RATED = ("MINI_CEX", "DOPS")  # rated on a form: overall 1-9, 7 passes, 2 fails
@@ -40,7 +40,7 @@ class Player:
         self.accepted = self.refused = 0
         self.rotations: list[tuple[uuid.UUID, Rotation]] = []
         self.entries: list[tuple[uuid.UUID, uuid.UUID]] = []  # entry id, rotation id
-        self.rotating_tutors: dict[str, str] = {}
+        self.rotating_tutors: dict[str, str] = {}  # department's own name -> tutor
         self.signers: dict[uuid.UUID, str] = {}  # rotation id -> its tutor
 
     def play(self) -> uuid.UUID:
@@ -75,7 +75,8 @@ class Player:
         self.run(c.ScheduleRotation(t, rotation_id, r.department, r.stage, r.start_on, r.end_on,
                                     tutor, r.resident_duty))
         self.rotations.append((rotation_id, r))
-        self.signers[rotation_id] = tutor or self.rotating_tutors.get(r.department, "dr-nobody")
+        department = CANONICAL[r.department]
+        self.signers[rotation_id] = tutor or self.rotating_tutors.get(department, "dr-nobody")
         last_day = min(r.completed_on or r.end_on, TODAY)
         for n, entry in enumerate(r.entries):
             on = min(r.start_on + timedelta(days=n + 1), last_day)
@@ -133,11 +134,11 @@ class Player:
         self.run(c.AssignTutor(self.trainee_id, "dr-first", "FIRST_TUTOR", step.on), "school")
 
     def do_rotating_tutor(self, step: Step) -> None:
-        tutor = f"dr-{step.arg}-rotating"
+        tutor, department = f"dr-{step.arg}-rotating", CANONICAL[step.arg]
         if self.run(c.AssignTutor(self.trainee_id, tutor, "ROTATING_TUTOR", step.on, step.arg)):
-            self.rotating_tutors[step.arg] = tutor
+            self.rotating_tutors[department] = tutor
             for rotation_id, r in self.rotations:
-                if r.department == step.arg and r.tutor != "own":
+                if CANONICAL[r.department] == department and r.tutor != "own":
                     self.signers[rotation_id] = tutor
 
     # Assessments.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import calendar
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,6 +37,7 @@ JURISDICTIONS = ("chongqing", "jilin", "jiangsu")
 DEPARTMENTS = ("ward", "clinic")
 # Other names a command may give a department by (the standard's aliases, another case).
 SPELLINGS = {"ward": ("Ward", "病房"), "clinic": ("CLINIC", "门诊")}
+CANONICAL = {name: d for d in DEPARTMENTS for name in (d, *SPELLINGS[d])}
 ENTRY_KINDS = ("CASE", "PROCEDURE", "OTHER")
 ROTATION_ASSESSMENTS = ("MINI_CEX", "DOPS", "DEPARTURE_EXAM")
 FREE_ASSESSMENTS = ("PRE_JOB_TRAINING", "STAGE", "ANNUAL", "RECORD_WRITING",
@@ -45,7 +45,7 @@ FREE_ASSESSMENTS = ("PRE_JOB_TRAINING", "STAGE", "ANNUAL", "RECORD_WRITING",
 PUBLICATION_KINDS = ("CASE_ANALYSIS", "REVIEW", "ARTICLE", "ABSTRACT")
 CERTIFICATE_KINDS = tuple(kind.value for kind in CertificateKind)
 NATIONAL_EXAMS = tuple(exam.value for exam in NationalExam)
-# Certificate attempts: granting ones and the command's step name.
+# The steps that ask for a certificate (see tests.properties.play).
 GRANT_STEPS = ("grant_licence", "issue_residency", "issue_diploma", "award_degree")
 
 # Hypothesis runs each property against one database per test (the fixtures are
@@ -288,13 +288,13 @@ def extra_steps(profile: Profile) -> st.SearchStrategy[Step]:
             st.none() | index, st.sampled_from(ROTATION_ASSESSMENTS), passed)),
         step("completion_exam", st.tuples(passed, passed)),
         step("entry", st.tuples(index, entries())),
-        on.filter(lambda day: day < TODAY).flatmap(
+        days_between(profile.enrolled_on, TODAY - timedelta(days=1)).flatmap(
             lambda day: st.builds(Step, st.just("rotation"), st.just(day), rotations(day))),
         step("complete", index),
         step("sign", st.tuples(index, st.booleans())),
         step("retract", index),
         step("first_tutor"),
-        step("rotating_tutor", st.sampled_from(DEPARTMENTS)),
+        step("rotating_tutor", st.sampled_from(sorted(CANONICAL))),
         step("ethics", st.booleans()),
         step("defense", passed),
         step("publication", st.sampled_from(PUBLICATION_KINDS)),
@@ -307,7 +307,7 @@ def extra_steps(profile: Profile) -> st.SearchStrategy[Step]:
     )
 
 
-def interleave(draw: Callable[..., Any], steps: list[Step], extras: list[Step]) -> list[Step]:
+def interleave(draw: st.DrawFn, steps: list[Step], extras: list[Step]) -> list[Step]:
     for extra in extras:
         steps.insert(draw(st.integers(0, len(steps))), extra)
     return steps
