@@ -15,6 +15,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.facts import note_earliest
+
 
 class TraineeEvent(Aggregate.Event):
     occurred_on: date
@@ -145,7 +147,7 @@ class AssessmentRecorded(TraineeEvent):
     ratings: dict[str, Any] | None
 
     def apply(self, trainee: Any) -> None:
-        trainee.assessments.append([self.kind, self.rotation_id, self.passed])
+        trainee.assessments.append([self.kind, self.rotation_id, self.passed, self.occurred_on])
 
 
 class EthicsViolationRecorded(TraineeEvent):
@@ -180,8 +182,7 @@ class PublicationRecorded(TraineeEvent):
     title: str
 
     def apply(self, trainee: Any) -> None:
-        if self.kind.upper() not in trainee.publication_kinds:
-            trainee.publication_kinds.append(self.kind.upper())
+        note_earliest(trainee.publication_kinds, self.kind.upper(), self.occurred_on)
 
 
 class CourseworkRecorded(TraineeEvent):
@@ -189,8 +190,9 @@ class CourseworkRecorded(TraineeEvent):
     passed: bool
 
     def apply(self, trainee: Any) -> None:
-        # A course failed and passed later counts as passed.
-        trainee.coursework[self.course] = trainee.coursework.get(self.course, False) or self.passed
+        # A course failed and passed later counts as passed, from the day it was passed.
+        dated = trainee.coursework_passed if self.passed else trainee.coursework_failed
+        note_earliest(dated, self.course, self.occurred_on)
 
 
 class ThesisDefenseRecorded(TraineeEvent):
@@ -198,7 +200,9 @@ class ThesisDefenseRecorded(TraineeEvent):
     committee: list[str]
 
     def apply(self, trainee: Any) -> None:
-        trainee.thesis_defense_passed = trainee.thesis_defense_passed or self.passed
+        if self.passed:
+            earlier = trainee.thesis_defense_passed_on
+            trainee.thesis_defense_passed_on = min(earlier or self.occurred_on, self.occurred_on)
 
 
 class LicensingExamRecorded(TraineeEvent):
@@ -218,8 +222,8 @@ class NationalExamRecorded(TraineeEvent):
     passed: bool
 
     def apply(self, trainee: Any) -> None:
-        if self.passed and self.exam not in trainee.national_exams_passed:
-            trainee.national_exams_passed.append(self.exam)
+        if self.passed:
+            note_earliest(trainee.national_exams_passed, self.exam, self.occurred_on)
 
 
 class CertificateRevoked(TraineeEvent):

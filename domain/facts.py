@@ -11,6 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+# A name (an assessment kind, a course, ...) and the business date it first held.
+Dated = dict[str, date]
+
+
+def note_earliest(dated: Dated, name: str, day: date) -> None:
+    dated[name] = min(dated.get(name, day), day)
+
 
 @dataclass
 class RotationFacts:
@@ -25,7 +32,7 @@ class RotationFacts:
     # Signed, unretracted entries by entry kind (R8).
     signed_counts: dict[str, int] = field(default_factory=dict)
     unsigned_entries: int = 0
-    passed_assessments: set[str] = field(default_factory=set)
+    passed_assessments: Dated = field(default_factory=dict)
 
 
 @dataclass
@@ -37,15 +44,20 @@ class TrainingFacts:
     prior_training_months: float = 0.0
     first_tutor_id: str | None = None
     rotations: list[RotationFacts] = field(default_factory=list)
-    passed_assessment_kinds: set[str] = field(default_factory=set)
-    failed_assessment_kinds: set[str] = field(default_factory=set)
+    passed_assessment_kinds: Dated = field(default_factory=dict)
+    failed_assessment_kinds: Dated = field(default_factory=dict)
     confirmed_ethics_violations: int = 0
-    thesis_defense_passed: bool = False
-    publication_kinds: set[str] = field(default_factory=set)
-    coursework: dict[str, bool] = field(default_factory=dict)
-    national_exams_passed: set[str] = field(default_factory=set)
+    thesis_defense_passed_on: date | None = None
+    publication_kinds: Dated = field(default_factory=dict)
+    coursework_passed: Dated = field(default_factory=dict)
+    coursework_failed: Dated = field(default_factory=dict)
+    national_exams_passed: Dated = field(default_factory=dict)
     granted: dict[str, tuple[str, date]] = field(default_factory=dict)
     revoked: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def thesis_defense_passed(self) -> bool:
+        return self.thesis_defense_passed_on is not None
 
     @property
     def holds_licence(self) -> bool:
@@ -62,16 +74,28 @@ class TrainingFacts:
 
     def as_of(self, day: date) -> TrainingFacts:
         """The facts as they stood on a business date, for a command dated then: a rotation
-        completed later counts only up to that day, a certificate granted later not at
-        all. Everything else is kept, so these facts never meet a condition the current
-        ones do not."""
+        completed later counts only up to that day; a pass, a publication or a certificate
+        dated later does not count. Failures, unsigned entries and ethics violations are
+        all kept, so these facts never meet a condition the current ones do not."""
+
+        def until(dated: Dated) -> Dated:
+            return {name: on for name, on in dated.items() if on <= day}
+
         return replace(
             self,
             rotations=[
-                r if r.completed_on is None or r.completed_on <= day
-                else replace(r, completed_on=day if r.start_on < day else None)
+                replace(r, passed_assessments=until(r.passed_assessments),
+                        completed_on=r.completed_on if r.completed_on is None
+                        or r.completed_on <= day else (day if r.start_on < day else None))
                 for r in self.rotations
             ],
+            passed_assessment_kinds=until(self.passed_assessment_kinds),
+            thesis_defense_passed_on=self.thesis_defense_passed_on
+            if self.thesis_defense_passed_on is not None and self.thesis_defense_passed_on <= day
+            else None,
+            publication_kinds=until(self.publication_kinds),
+            coursework_passed=until(self.coursework_passed),
+            national_exams_passed=until(self.national_exams_passed),
             granted={k: v for k, v in self.granted.items() if v[1] <= day},
         )
 
@@ -108,15 +132,23 @@ def facts_of(trainee: Any) -> TrainingFacts:
         first_tutor_id=trainee.first_tutor_id,
         rotations=sorted(rotations.values(), key=lambda r: (r.start_on, r.id)),
         confirmed_ethics_violations=trainee.confirmed_ethics_violations,
-        thesis_defense_passed=trainee.thesis_defense_passed,
-        publication_kinds=set(trainee.publication_kinds),
-        coursework=dict(trainee.coursework),
-        national_exams_passed=set(trainee.national_exams_passed),
+        thesis_defense_passed_on=trainee.thesis_defense_passed_on,
+        publication_kinds=dict(trainee.publication_kinds),
+        coursework_passed=dict(trainee.coursework_passed),
+        coursework_failed=dict(trainee.coursework_failed),
+        national_exams_passed=dict(trainee.national_exams_passed),
         granted={kind: (number, on) for kind, (number, on) in trainee.certificates.items()},
         revoked=dict(trainee.revoked),
     )
-    for kind, rotation_id, passed in trainee.assessments:
-        (facts.passed_assessment_kinds if passed else facts.failed_assessment_kinds).add(kind)
-        if passed and rotation_id is not None:
-            rotations[rotation_id].passed_assessments.add(kind)
+    for kind, rotation_id, passed, on in trainee.assessments:
+        add_assessment(facts, rotations.get(rotation_id), kind, passed, on)
     return facts
+
+
+def add_assessment(
+    facts: TrainingFacts, rotation: RotationFacts | None, kind: str, passed: bool, on: date
+) -> None:
+    note_earliest(facts.passed_assessment_kinds if passed else facts.failed_assessment_kinds,
+                  kind, on)
+    if passed and rotation is not None:
+        note_earliest(rotation.passed_assessments, kind, on)

@@ -234,7 +234,7 @@ def _counts_missing(
 def _assessments_missing(
     department: DepartmentRequirement, rotations: list[RotationFacts]
 ) -> list[str]:
-    passed = set().union(*(r.passed_assessments for r in rotations))
+    passed = {kind for r in rotations for kind in r.passed_assessments}
     return [
         f"R8: {department.name}: no passed {kind} assessment"
         for kind in department.assessments
@@ -281,7 +281,7 @@ def completion_exam_unmet(facts: TrainingFacts, regime: Regime) -> list[str]:
     for kind in regime.policy.process_assessments:
         if kind not in facts.passed_assessment_kinds:
             unmet.append(f"R9: process assessment {kind} not passed")
-    for kind in sorted(facts.failed_assessment_kinds - facts.passed_assessment_kinds):
+    for kind in sorted(facts.failed_assessment_kinds.keys() - facts.passed_assessment_kinds.keys()):
         already_named = kind in regime.policy.process_assessments
         if not already_named and kind != AssessmentKind.COMPLETION_EXAM:
             unmet.append(f"R9: {kind} assessment failed and not passed since")
@@ -333,7 +333,7 @@ def integrated_degree_unmet(facts: TrainingFacts, policy: Policy) -> list[str]:
     if AssessmentKind.CLINICAL_COMPETENCE not in facts.passed_assessment_kinds:
         unmet.append("R10: clinical competence assessment not passed")
     kinds = policy.degree_publication_kinds
-    if kinds and not facts.publication_kinds & kinds:
+    if kinds and not facts.publication_kinds.keys() & kinds:
         unmet.append(f"R10: no published {' or '.join(sorted(kinds)).lower()}")
     return unmet
 
@@ -341,7 +341,7 @@ def integrated_degree_unmet(facts: TrainingFacts, policy: Policy) -> list[str]:
 def equivalent_degree_unmet(facts: TrainingFacts, standard: TrainingStandard) -> list[str]:
     """R11 (seed 004 arts. 16-17)."""
     unmet = _degree_work_unmet("R11", facts)
-    if not any(facts.coursework.values()):
+    if not facts.coursework_passed:
         unmet.append("R11: no coursework passed")
     for exam in NATIONAL_EXAMS:
         if exam not in facts.national_exams_passed:
@@ -388,7 +388,6 @@ def _degree_work_unmet(rule: str, facts: TrainingFacts) -> list[str]:
     unmet = []
     if not facts.thesis_defense_passed:
         unmet.append(f"{rule}: thesis defense not passed")
-    for course, passed in sorted(facts.coursework.items()):
-        if not passed:
-            unmet.append(f"{rule}: coursework '{course}' not passed")
+    for course in sorted(facts.coursework_failed.keys() - facts.coursework_passed.keys()):
+        unmet.append(f"{rule}: coursework '{course}' not passed")
     return unmet

@@ -65,12 +65,15 @@ class Trainee(Aggregate):
         # kind -> [number, date]; lists and dicts only, so snapshots transcode as JSON.
         self.certificates: dict[str, list[Any]] = {}
         self.revoked: dict[str, str] = {}
+        # [kind, rotation id, passed, business date]
         self.assessments: list[list[Any]] = []
         self.confirmed_ethics_violations = 0
-        self.thesis_defense_passed = False
-        self.publication_kinds: list[str] = []
-        self.coursework: dict[str, bool] = {}
-        self.national_exams_passed: list[str] = []
+        self.thesis_defense_passed_on: date | None = None
+        # name -> the business date it first held (see domain.facts.Dated)
+        self.publication_kinds: dict[str, date] = {}
+        self.coursework_passed: dict[str, date] = {}
+        self.coursework_failed: dict[str, date] = {}
+        self.national_exams_passed: dict[str, date] = {}
         self.licensing_exam_passed = False
 
     @classmethod
@@ -256,7 +259,7 @@ class Trainee(Aggregate):
         kind = guards.member("kind", cmd.kind, AssessmentKind)
         self._check_business_date("occurredOn", cmd.occurred_on, prov)
         if kind == AssessmentKind.COMPLETION_EXAM:
-            if any(k == kind and passed for k, _, passed in self.assessments):
+            if any(k == kind and passed for k, _, passed, _ in self.assessments):
                 raise Conflict("the completion exam was already passed")
             self._require("sit the completion exam", rules.completion_exam_unmet(
                 self.facts().as_of(cmd.occurred_on), regime))

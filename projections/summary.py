@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from domain import rules
 from domain.errors import InvalidCommand
-from domain.facts import RotationFacts, TrainingFacts
+from domain.facts import RotationFacts, TrainingFacts, add_assessment, note_earliest
 from domain.regulations import Regime
 from domain.values import CertificateKind
 from projections import tables as t
@@ -51,12 +51,8 @@ def gather_facts(session: Session, trainee: Any) -> TrainingFacts:
     facts.rotations = list(rotations.values())
     _add_entry_counts(session, trainee_id, rotations)
     for assessment in _rows(session, t.assessments, trainee_id, "event_version"):
-        kinds = facts.passed_assessment_kinds if assessment["passed"] else (
-            facts.failed_assessment_kinds
-        )
-        kinds.add(assessment["kind"])
-        if assessment["passed"] and assessment["rotation_id"] in rotations:
-            rotations[assessment["rotation_id"]].passed_assessments.add(assessment["kind"])
+        add_assessment(facts, rotations.get(assessment["rotation_id"]), assessment["kind"],
+                       assessment["passed"], assessment["occurred_on"])
     for record in _rows(session, t.academic_records, trainee_id, "event_version"):
         _add_academic(facts, record)
     for certificate in _rows(session, t.certificates, trainee_id, "kind"):
@@ -155,17 +151,18 @@ def _rows(session: Session, table: sa.Table, trainee_id: str, *order: str) -> li
 
 
 def _add_academic(facts: TrainingFacts, record: Any) -> None:
-    detail, kind = record["detail"], record["kind"]
+    detail, kind, on = record["detail"], record["kind"], record["occurred_on"]
     if kind == "EthicsViolationRecorded" and detail.get("confirmed"):
         facts.confirmed_ethics_violations += 1
     elif kind == "ThesisDefenseRecorded" and record["passed"]:
-        facts.thesis_defense_passed = True
+        earlier = facts.thesis_defense_passed_on
+        facts.thesis_defense_passed_on = min(earlier or on, on)
     elif kind == "PublicationRecorded":
-        facts.publication_kinds.add(str(detail.get("kind", "")).upper())
+        note_earliest(facts.publication_kinds, str(detail.get("kind", "")).upper(), on)
     elif kind == "CourseworkRecorded":
-        course = detail.get("course", "")
-        facts.coursework[course] = facts.coursework.get(course, False) or bool(record["passed"])
+        dated = facts.coursework_passed if record["passed"] else facts.coursework_failed
+        note_earliest(dated, detail.get("course", ""), on)
     elif kind == "NationalExamRecorded" and record["passed"]:
-        facts.national_exams_passed.add(detail["exam"])
+        note_earliest(facts.national_exams_passed, detail["exam"], on)
     elif kind == "CertificateRevoked":
         facts.revoked[detail["kind"]] = detail["reason"]

@@ -28,6 +28,7 @@ STANDARD = TrainingStandard(
 POLICY = Policy(jurisdiction="test", version="1", effective_from=date(2020, 1, 1),
                 degree_publication_kinds=frozenset({"REVIEW", "CASE_ANALYSIS"}))
 REGIME = Regime(STANDARD, POLICY)
+DAY = date(2026, 1, 1)
 
 
 def facts(**changes: object) -> TrainingFacts:
@@ -75,7 +76,7 @@ def test_r4_stages_r5_credited_months_and_r6_certificate_holders() -> None:
 
 
 def test_r8_departments_every_requirement() -> None:
-    ward = rotation("ward", 2, signed_counts={"CASE": 3}, passed_assessments={"MINI_CEX"})
+    ward = rotation("ward", 2, signed_counts={"CASE": 3}, passed_assessments={"MINI_CEX": DAY})
     missing = rules.department_missing(facts(rotations=[ward]), REGIME)
     assert missing == [
         "R8: ward: 3 of 4 signed CASE entries",
@@ -89,9 +90,9 @@ def test_r8_departments_every_requirement() -> None:
 def test_r8_departments_by_average_as_a_provincial_platform_computes_it() -> None:
     average = Regime(STANDARD, replace(POLICY, completion_method=DEPARTMENT_AVERAGE,
                                        completion_threshold_percent=80))
-    ward = rotation("ward", 2, signed_counts={"CASE": 9}, passed_assessments={"MINI_CEX"})
+    ward = rotation("ward", 2, signed_counts={"CASE": 9}, passed_assessments={"MINI_CEX": DAY})
     clinic = rotation("clinic", 1, date(2020, 3, 1), signed_counts={"CASE": 2, "PROCEDURE": 1})
-    imaging = rotation("imaging", 1, date(2020, 4, 1), passed_assessments=set())
+    imaging = rotation("imaging", 1, date(2020, 4, 1), passed_assessments={})
     # ward 100% (capped), clinic 75%: 87.5% on average, over the 80% asked.
     assert rules.department_missing(facts(rotations=[ward, clinic, imaging]), average) == []
     strict = Regime(STANDARD, replace(average.policy, completion_threshold_percent=88))
@@ -113,15 +114,20 @@ def test_certificate_states_explain_themselves_by_rule_id() -> None:
     equivalent = state("DEGREE", facts(pathway="EQUIVALENT_DEGREE", degree_category="TCM"))[1]
     assert {reason.split(":")[0] for reason in equivalent} == {"R11"}
     assert any("degree category TCM does not match" in r for r in equivalent)
-    complete = facts(thesis_defense_passed=True, passed_assessment_kinds={"CLINICAL_COMPETENCE"},
-                     publication_kinds={"REVIEW"})
+    complete = facts(thesis_defense_passed_on=DAY,
+                     passed_assessment_kinds={"CLINICAL_COMPETENCE": DAY},
+                     publication_kinds={"REVIEW": DAY})
     assert state("DEGREE", complete) == ("ELIGIBLE", [])
-    assert state("DEGREE", replace(complete, publication_kinds=set()))[1] == [
+    assert state("DEGREE", replace(complete, publication_kinds={}))[1] == [
         "R10: no published case_analysis or review"]
     assert all(r.startswith("R10:") for r in state("DEGREE", facts())[1])
     revoked = replace(complete, granted={"DEGREE": ("D1", date(2026, 7, 1))},
                       revoked={"DEGREE": "plagiarised thesis"})
     assert state("DEGREE", revoked) == ("REVOKED", [])
+    # As of a day before the defense, the degree was not yet earned.
+    assert rules.certificate_unmet("DEGREE", complete.as_of(date(2025, 12, 31)), REGIME) == [
+        "R10: thesis defense not passed", "R10: clinical competence assessment not passed",
+        "R10: no published case_analysis or review"]
 
 
 def test_r1_and_r2_read_the_policy() -> None:

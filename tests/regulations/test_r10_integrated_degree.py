@@ -16,7 +16,12 @@ from tests.regulations.conftest import (
     read,
     refused,
 )
-from tests.scenarios import complete_training, enroll_programme_trainee, license_and_certify
+from tests.scenarios import (
+    complete_training,
+    degree_work,
+    enroll_programme_trainee,
+    license_and_certify,
+)
 
 DEFENSE = """
 mutation($t: ID!) { recordThesisDefense(traineeId: $t, defendedOn: "2026-05-20", passed: true,
@@ -84,3 +89,17 @@ def test_r10_jilin_sets_no_publication_condition(gql: GraphQL, services: Service
         "kind": "DEGREE", "state": "ELIGIBLE", "number": None, "unmet": [],
         "revocationReason": None}
     gql.ok(AWARD_DEGREE, t=str(t), on="2026-07-01")
+
+
+def test_r10_a_degree_cannot_be_dated_before_the_work_that_earns_it(
+    gql: GraphQL, services: Services
+) -> None:
+    """A certificate is judged as the record stood on its own date: a degree dated before
+    the defense, the clinical competence assessment or the publication is refused, so
+    the record cannot be backdated quietly (seed 000 §3.5)."""
+    t = certified(services)
+    degree_work(services, t)  # defense 2026-05-20, competence 2026-05-10, case 2026-03-01
+    services.projector.catch_up()
+    early = refused(gql, services, AWARD_DEGREE, t=str(t), on="2026-05-15")
+    assert early["extensions"]["unmet"] == ["R10: thesis defense not passed"]
+    gql.ok(AWARD_DEGREE, t=str(t), on="2026-05-21")
