@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from api.app import create_app
 from service.bootstrap import Services
@@ -59,6 +60,12 @@ class GraphQL:
     def enroll(self, **changes: Any) -> str:
         data = self.ok(ENROLL, input=enrollment(**changes))
         return str(data["enrollTrainee"]["traineeId"])
+
+
+def event_count(services: Services) -> int:
+    """Events stored so far: a refused command must leave it unchanged."""
+    with services.engine.connect() as connection:
+        return int(connection.execute(sa.text("SELECT count(*) FROM dualtrack_events")).scalar())
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from service.bootstrap import Services
-from tests.api.conftest import GraphQL
+from tests.api.conftest import GraphQL, event_count
 
 SCHEDULE = """
 mutation($t: ID!, $dept: String!, $start: Date!, $end: Date!, $tutor: ID) {
@@ -36,11 +34,6 @@ query($t: ID!) {
     auditTrail(first: 50) { items { type actor occurredOn recordedAt version } hasMore }
   }
 }"""
-
-
-def event_count(services: Services) -> int:
-    with services.engine.connect() as connection:
-        return int(connection.execute(sa.text("SELECT count(*) FROM dualtrack_events")).scalar())
 
 
 def test_enrollment_is_readable_as_soon_as_the_mutation_returns(gql: GraphQL) -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from service.bootstrap import Services
-from tests.api.conftest import GraphQL, gql  # noqa: F401  (the fixture, re-exported)
+from tests.api.conftest import GraphQL, event_count, gql  # noqa: F401  (re-exported)
 
 # What a programme director reads: the stage, the handbook's verdict, the eligibility for
 # the completion exam and the four certificates, each reason led by its rule id.
@@ -88,11 +86,6 @@ def read(client: GraphQL, trainee: object) -> dict[str, Any]:
 def certificates(trainee: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The trainee's four certificates by kind."""
     return {c["kind"]: c for c in trainee["certificates"]}
-
-
-def event_count(services: Services) -> int:
-    with services.engine.connect() as connection:
-        return int(connection.execute(sa.text("SELECT count(*) FROM dualtrack_events")).scalar())
 
 
 def refused(
