@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Context
-from domain import values
+from domain import rules, values
 from domain.errors import InvalidCommand
 from domain.regulations import Regime
 from service import positions
@@ -308,7 +308,7 @@ class Trainee:
 
     @strawberry.field(description="R3: 2 if licensed at enrollment, else 1.")
     def level(self) -> int:
-        return 2 if self.row["licensed_at_enrollment"] else 1
+        return rules.level(bool(self.row["licensed_at_enrollment"]))
 
     @strawberry.field(description="The standard version in force at enrollment.")
     def standard(self, info: Info) -> TrainingStandard | None:

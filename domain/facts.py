@@ -81,23 +81,28 @@ class TrainingFacts:
         def until(dated: Dated) -> Dated:
             return {name: on for name, on in dated.items() if on <= day}
 
+        defended = self.thesis_defense_passed_on
         return replace(
             self,
             rotations=[
                 replace(r, passed_assessments=until(r.passed_assessments),
-                        completed_on=r.completed_on if r.completed_on is None
-                        or r.completed_on <= day else (day if r.start_on < day else None))
+                        completed_on=_completed_by(r, day))
                 for r in self.rotations
             ],
             passed_assessment_kinds=until(self.passed_assessment_kinds),
-            thesis_defense_passed_on=self.thesis_defense_passed_on
-            if self.thesis_defense_passed_on is not None and self.thesis_defense_passed_on <= day
-            else None,
+            thesis_defense_passed_on=defended if defended and defended <= day else None,
             publication_kinds=until(self.publication_kinds),
             coursework_passed=until(self.coursework_passed),
             national_exams_passed=until(self.national_exams_passed),
             granted={k: v for k, v in self.granted.items() if v[1] <= day},
         )
+
+
+def _completed_by(rotation: RotationFacts, day: date) -> date | None:
+    """A rotation completed after `day` had, on `day`, been trained up to that day."""
+    if rotation.completed_on is None or rotation.completed_on <= day:
+        return rotation.completed_on
+    return day if rotation.start_on < day else None
 
 
 def facts_of(trainee: Any) -> TrainingFacts:

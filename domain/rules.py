@@ -69,9 +69,9 @@ def enrollment_unmet(applicant: Applicant, policy: Policy) -> list[str]:
 # R3, R4, R5, R6: levels, stages and training time.
 
 
-def level(facts: TrainingFacts) -> int:
+def level(licensed_at_enrollment: bool) -> int:
     """R3: level 2 holds a licence at enrollment, level 1 does not."""
-    return 2 if facts.licensed_at_enrollment else 1
+    return 2 if licensed_at_enrollment else 1
 
 
 def credited_prior_months(facts: TrainingFacts, policy: Policy) -> float:

@@ -27,6 +27,7 @@ from domain.values import (
     CertificateKind,
     DegreeCategory,
     EntryKind,
+    NationalExam,
     Pathway,
     TutorRole,
 )
@@ -36,7 +37,6 @@ EXAM_SCORE_RANGE = (0, 100)
 LICENSING_EXAM_MAX_SCORE = 600  # the national licensing exam's written part
 # The completion exam's two parts (glossary: theory + clinical skills); R14 rates theory.
 COMPLETION_EXAM_PARTS = ("theory", "clinicalSkills")
-NATIONAL_EXAMS = rules.NATIONAL_EXAMS
 
 
 class Trainee(Aggregate):
@@ -351,12 +351,9 @@ class Trainee(Aggregate):
                 f"the national {cmd.exam} exam belongs to the EQUIVALENT_DEGREE pathway (R11); "
                 f"this trainee is {self.pathway}"
             )
-        if cmd.exam not in NATIONAL_EXAMS:
-            raise InvalidCommand(
-                f"exam must be one of {', '.join(NATIONAL_EXAMS)}, got {cmd.exam!r}"
-            )
+        exam = guards.member("exam", cmd.exam, NationalExam)
         self._check_business_date("sittingOn", cmd.sitting_on, prov)
-        self._record(e.NationalExamRecorded, prov, cmd.sitting_on, exam=cmd.exam, passed=cmd.passed)
+        self._record(e.NationalExamRecorded, prov, cmd.sitting_on, exam=exam, passed=cmd.passed)
 
     def decide_issue_residency_certificate(
         self, cmd: c.IssueResidencyCertificate, regime: Regime, prov: c.Provenance
