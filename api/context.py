@@ -37,6 +37,7 @@ class Context(BaseContext):
         self.entries = _loader(services, queries.entries_by_rotation)
         self.assessments = _loader(services, queries.assessments_by_trainee)
         self.certificates = _loader(services, queries.certificates_by_trainee)
+        self.versions = _loader(services, queries.versions_by_trainee)
 
     @property
     def actor(self) -> str:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
+from typing import Annotated
 
 import strawberry
 
+from api.as_of import TraineeChanges, trainee_as_of, trainee_changes
 from api.errors import page_size, parse_id
+from api.integrity import (
+    Checkpoint,
+    ConsistencyProof,
+    InclusionProof,
+    IntegrityReport,
+    checkpoints,
+    consistency_proof,
+    inclusion_proof,
+    verify_integrity,
+)
 from api.quality import QualityFigure, UniversityFigure, quality_figures, university_figures
 from api.types import Event, EventConnection, Info, Trainee, TraineeConnection
 from domain.errors import InvalidCommand
@@ -41,9 +54,27 @@ class Query:
     @strawberry.field(
         description="A trainee as recorded now, or as the record stood at asOf (recorded time)."
     )
-    async def trainee(self, info: Info, id: strawberry.ID) -> Trainee | None:
-        row = await info.context.trainees.load(str(parse_id(id, "id")))
+    async def trainee(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        as_of: Annotated[datetime | None, strawberry.argument(
+            description="A recorded time with its zone: the record computed from the events "
+            "recorded up to then (null before enrollment).")] = None,
+        version: Annotated[int | None, strawberry.argument(
+            description="A version of the record, computed from its events up to it.")] = None,
+    ) -> Trainee | None:
+        trainee_id = parse_id(id, "id")
+        if as_of is not None or version is not None:
+            return await trainee_as_of(info, trainee_id, as_of=as_of, version=version)
+        row = await info.context.trainees.load(str(trainee_id))
         return None if row is None else Trainee(row=row)
+
+    trainee_changes: TraineeChanges = strawberry.field(
+        resolver=trainee_changes,
+        description="What changed in a trainee's record between two versions, computed from "
+        "the events: the events between and every changed field.",
+    )
 
     @strawberry.field
     async def trainees(
@@ -95,6 +126,23 @@ class Query:
         resolver=quality_figures,
         description="R14: completion- and licence-exam candidates and pass rates per base, "
         "specialty and year, with the enrollment-cut warnings.",
+    )
+    verify_integrity: IntegrityReport = strawberry.field(
+        resolver=verify_integrity,
+        description="Recomputes the hash chain of one trainee's stream, or of the whole log.",
+    )
+    checkpoints: list[Checkpoint] = strawberry.field(
+        resolver=checkpoints, description="Signed checkpoints of the log, newest first."
+    )
+    inclusion_proof: InclusionProof = strawberry.field(
+        resolver=inclusion_proof,
+        description="Proves the event at a position is in a signed checkpoint (the latest, "
+        "or the one of treeSize).",
+    )
+    consistency_proof: ConsistencyProof = strawberry.field(
+        resolver=consistency_proof,
+        description="Proves the checkpoint of toSize (default: the latest) extends the one "
+        "of fromSize.",
     )
     university_figures: list[UniversityFigure] = strawberry.field(
         resolver=university_figures,

@@ -80,14 +80,15 @@ class Rotation:
     end_on: date
     completed: bool
     tutor_id: strawberry.ID | None
+    source: strawberry.Private[Any] = None  # see rows_of
 
     @strawberry.field
     async def entries(self, info: Info) -> list[RotationEntry]:
-        rows = await info.context.entries.load(str(self.id))
+        rows = await rows_of(info, self.source).entries.load(str(self.id))
         return [RotationEntry.of(row) for row in rows]
 
     @classmethod
-    def of(cls, row: Row) -> Rotation:
+    def of(cls, row: Row, source: Any = None) -> Rotation:
         return cls(
             id=strawberry.ID(row["id"]),
             department=row["department"],
@@ -96,6 +97,7 @@ class Rotation:
             end_on=row["end_on"],
             completed=row["completed_on"] is not None,
             tutor_id=row["tutor_id"],
+            source=source,
         )
 
 
@@ -127,14 +129,17 @@ class Assessment:
 @strawberry.type
 class Handbook:
     row: strawberry.Private[Row]
+    source: strawberry.Private[Any] = None  # see rows_of
 
     @strawberry.field
     async def rotations(self, info: Info) -> list[Rotation]:
-        return [Rotation.of(r) for r in await info.context.rotations.load(self.row["id"])]
+        rows = await rows_of(info, self.source).rotations.load(self.row["id"])
+        return [Rotation.of(r, self.source) for r in rows]
 
     @strawberry.field
     async def assessments(self, info: Info) -> list[Assessment]:
-        return [Assessment.of(r) for r in await info.context.assessments.load(self.row["id"])]
+        rows = await rows_of(info, self.source).assessments.load(self.row["id"])
+        return [Assessment.of(r) for r in rows]
 
     @strawberry.field
     def clinical_months(self) -> float:
@@ -226,10 +231,36 @@ class Event:
     recorded_at: datetime
     actor: str | None
     data: JSON
-    hash: str
+    hash: str = strawberry.field(
+        description="SHA-256 (hex) over the stored event and the hash of the previous event "
+        "of its stream; see verifyIntegrity and the README's Auditors section."
+    )
+    lag_days: int | None = strawberry.field(
+        default=None,
+        description="Days from occurredOn (business date) to recordedAt, in the service's zone.",
+    )
+    late: bool = strawberry.field(
+        default=False,
+        description="Recorded more than the timely window (DUALTRACK_LATE_ENTRY_DAYS) after "
+        "it occurred.",
+    )
+    backdated: bool = strawberry.field(
+        default=False,
+        description="Dated before a fact that was already on the trainee's record when it "
+        "was recorded.",
+    )
+    corrects: str | None = strawberry.field(
+        default=None, description="The position of the event this retraction or correction "
+        "corrects."
+    )
+    corrected_by: list[str] = strawberry.field(
+        default_factory=list,
+        description="The positions of the retractions and corrections of this event.",
+    )
 
     @classmethod
     def of(cls, row: Row) -> Event:
+        corrects = row.get("corrects_position")
         return cls(
             position=positions.encode(row["position"]),
             id=strawberry.ID(row["event_id"]),
@@ -241,6 +272,11 @@ class Event:
             actor=row["actor"],
             data=row["data"],
             hash=row["hash"],
+            lag_days=row.get("lag_days"),
+            late=bool(row.get("late")),
+            backdated=bool(row.get("backdated")),
+            corrects=None if corrects is None else positions.encode(corrects),
+            corrected_by=[positions.encode(p) for p in row.get("corrected_by") or []],
         )
 
 
@@ -251,9 +287,38 @@ class EventConnection:
     has_more: bool
 
 
+@strawberry.type(description="One version of a trainee's record: the event that made it.")
+class TraineeVersion:
+    version: int
+    position: str
+    type: str
+    occurred_on: date | None
+    recorded_at: datetime
+    actor: str | None
+
+    @classmethod
+    def of(cls, row: Row) -> TraineeVersion:
+        return cls(
+            version=row["version"],
+            position=positions.encode(row["position"]),
+            type=row["type"],
+            occurred_on=row["occurred_on"],
+            recorded_at=utc(row["recorded_at"]),
+            actor=row["actor"],
+        )
+
+
+def rows_of(info: Info, source: Any) -> Any:
+    """Where a trainee's child rows come from: the request's DataLoaders over the read
+    models (source None), or a replayed view's rows (api.as_of.ViewRows), which answers
+    the same `load(key)` calls."""
+    return info.context if source is None else source
+
+
 @strawberry.type
 class Trainee:
     row: strawberry.Private[Row]
+    source: strawberry.Private[Any] = None  # see rows_of
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -340,15 +405,16 @@ class Trainee:
 
     @strawberry.field
     async def tutors(self, info: Info) -> list[TutorAssignment]:
-        return [TutorAssignment.of(r) for r in await info.context.tutors.load(self.row["id"])]
+        rows = await rows_of(info, self.source).tutors.load(self.row["id"])
+        return [TutorAssignment.of(r) for r in rows]
 
     @strawberry.field
     def handbook(self) -> Handbook:
-        return Handbook(row=self.row)
+        return Handbook(row=self.row, source=self.source)
 
     @strawberry.field
     async def certificates(self, info: Info) -> list[CertificateStatus]:
-        rows = await info.context.certificates.load(self.row["id"])
+        rows = await rows_of(info, self.source).certificates.load(self.row["id"])
         order = [kind.value for kind in values.CertificateKind]
         return [CertificateStatus.of(r) for r in sorted(rows, key=lambda r: order.index(r["kind"]))]
 
@@ -358,7 +424,15 @@ class Trainee:
     ) -> EventConnection:
         from api.queries import event_page
 
+        if self.source is not None:
+            return self.source.event_page(after=after, first=first)  # type: ignore[no-any-return]
         return await event_page(info, after=after, first=first, trainee_id=self.row["id"])
+
+    @strawberry.field(description="Every version of the record, oldest first: the event that "
+                      "made it, when it happened and was recorded, and by whom.")
+    async def versions(self, info: Info) -> list[TraineeVersion]:
+        rows = await rows_of(info, self.source).versions.load(self.row["id"])
+        return [TraineeVersion.of(r) for r in rows]
 
 
 def _regime(info: Info, row: Row) -> Regime | None:

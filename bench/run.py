@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 import sqlalchemy as sa
 
-from bench import baselines, dataset, http_api
+from bench import as_of, baselines, dataset, http_api
 from service import bootstrap, migrate
 from service.clock import Clock
 from service.records import TraineeRecords
@@ -43,12 +43,13 @@ class Sizes:
     long_history: int  # events in the one long stream
     loads: int  # loads of it, for a median
     queries: int  # handbook queries over HTTP, for p50/p99
+    as_of_history: int  # events of the trainee replayed as of past moments
 
 
 FULL = Sizes(commands=1000, cohort=200, entries_each=48, import_batch=20,
-             long_history=3000, loads=9, queries=200)
+             long_history=3000, loads=9, queries=200, as_of_history=3000)
 QUICK = Sizes(commands=40, cohort=10, entries_each=8, import_batch=5,
-              long_history=300, loads=3, queries=10)
+              long_history=300, loads=3, queries=10, as_of_history=120)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +79,7 @@ class Report:
         self.bulk_import()
         trainee_id, entries = self.long_history_loads()
         self.handbook_over_http(trainee_id, entries)
+        self.as_of_replay()
         self.print_table()
 
     def print_table(self) -> None:
@@ -203,6 +205,15 @@ class Report:
         self.notes.append(
             f"handbook: {self.sizes.queries} sequential queries, {entries:,} entries each; raw "
             f"SELECT of rm_rotations + rm_rotation_entries ({raw_entries:,} rows) over psycopg2")
+
+
+    # 5. One trainee as it stood at past moments, replayed from its events (bench/as_of.py).
+    def as_of_replay(self) -> None:
+        figures = as_of.measure(self.services.settings, self.dsn, self.sizes.as_of_history,
+                                self.sizes.loads)
+        for row in as_of.rows(figures):
+            self.add(*row)
+        self.notes.extend(as_of.notes(figures))
 
 
 def uncached_records(settings: Settings, **env: str) -> TraineeRecords:

@@ -1,4 +1,4 @@
-"""`dualtrack serve | schema | migrate | project | rebuild | regulations`.
+"""`dualtrack serve | schema | migrate | project | rebuild | regulations | verify | ...`.
 
 Every command reads its settings from the environment (DUALTRACK_DATABASE_URL, ...).
 Configuration and connection problems are reported in one line, exit status 2.
@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
+from cli import audit
+from domain.errors import DomainError
 from service import bootstrap, migrate
 from service.regulations import load_regulations
 from service.settings import ConfigurationError, Settings
@@ -24,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except ConfigurationError as error:
+    except (ConfigurationError, DomainError) as error:
         return _fail(str(error))
     except sa.exc.SQLAlchemyError as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
@@ -141,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         "ones (default: DUALTRACK_REGULATIONS_DIR)",
     )
     regulations_parser.set_defaults(run=regulations)
+    audit.add_commands(commands)
     return parser
 
 

@@ -96,6 +96,18 @@ class RetractRotationEntry:
 
 
 @dataclass(frozen=True)
+class CorrectRotationEntry:
+    """Replaces an entry's whole content, saying why; the recorded entry stays on record."""
+
+    trainee_id: UUID
+    entry_id: UUID
+    kind: str
+    occurred_on: date
+    description: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RecordAssessment:
     trainee_id: UUID
     assessment_id: UUID

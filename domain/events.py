@@ -23,6 +23,13 @@ class TraineeEvent(Aggregate.Event):
     actor: str
 
 
+# Acts whose business date is the day they were recorded (the service dates them, not the
+# person recording), so they cannot be back-dated and do not date the record's facts.
+DATED_WHEN_RECORDED = frozenset(
+    {"RotationScheduled", "RotationEntrySigned", "RotationEntryRetracted", "RotationEntryCorrected"}
+)
+
+
 class TraineeEnrolled(Aggregate.Created, TraineeEvent):
     """v2 records the standard and policy the trainee is measured against (R1-R14)."""
 
@@ -135,6 +142,22 @@ class RotationEntryRetracted(TraineeEvent):
 
     def apply(self, trainee: Any) -> None:
         trainee.entries[self.entry_id]["retracted"] = True
+
+
+class RotationEntryCorrected(TraineeEvent):
+    """A new version of an entry's content. The tutor signed the old content, so the
+    signature no longer holds; the corrected entry waits for signing again."""
+
+    entry_id: str
+    kind: str
+    entry_occurred_on: date
+    description: str
+    reason: str
+
+    def apply(self, trainee: Any) -> None:
+        entry = trainee.entries[self.entry_id]
+        entry["kind"] = self.kind
+        entry["signed_by"] = None
 
 
 class AssessmentRecorded(TraineeEvent):

@@ -202,14 +202,8 @@ class Trainee(Aggregate):
         self._record(e.RotationCompleted, prov, cmd.completed_on, rotation_id=str(cmd.rotation_id))
 
     def decide_record_entry(self, cmd: c.RecordRotationEntry, prov: c.Provenance) -> None:
-        rotation = self._rotation(cmd.rotation_id)
-        guards.not_in_future("occurredOn", cmd.occurred_on, prov.today)
-        last_day = rotation["completed_on"] or rotation["end_on"]
-        if not rotation["start_on"] <= cmd.occurred_on <= last_day:
-            raise InvalidCommand(
-                f"occurredOn {cmd.occurred_on} is outside rotation {cmd.rotation_id} in "
-                f"{rotation['department']} ({rotation['start_on']}..{last_day})"
-            )
+        self._rotation(cmd.rotation_id)
+        self._check_entry_date(cmd.occurred_on, str(cmd.rotation_id), prov)
         self._record(
             e.RotationEntryRecorded,
             prov,
@@ -246,6 +240,20 @@ class Trainee(Aggregate):
             prov,
             prov.today,
             entry_id=str(cmd.entry_id),
+            reason=guards.text("reason", cmd.reason),
+        )
+
+    def decide_correct_entry(self, cmd: c.CorrectRotationEntry, prov: c.Provenance) -> None:
+        entry = self._open_entry(cmd.entry_id)
+        self._check_entry_date(cmd.occurred_on, entry["rotation_id"], prov)
+        self._record(
+            e.RotationEntryCorrected,
+            prov,
+            prov.today,
+            entry_id=str(cmd.entry_id),
+            kind=guards.member("kind", cmd.kind, EntryKind),
+            entry_occurred_on=cmd.occurred_on,
+            description=guards.text("description", cmd.description),
             reason=guards.text("reason", cmd.reason),
         )
 
@@ -494,6 +502,16 @@ class Trainee(Aggregate):
             return self.rotations[str(rotation_id)]
         except KeyError:
             raise NotFound(f"trainee {self.id} has no rotation {rotation_id}") from None
+
+    def _check_entry_date(self, day: date, rotation_id: str, prov: c.Provenance) -> None:
+        rotation = self.rotations[rotation_id]
+        guards.not_in_future("occurredOn", day, prov.today)
+        last_day = rotation["completed_on"] or rotation["end_on"]
+        if not rotation["start_on"] <= day <= last_day:
+            raise InvalidCommand(
+                f"occurredOn {day} is outside rotation {rotation_id} in "
+                f"{rotation['department']} ({rotation['start_on']}..{last_day})"
+            )
 
     def _open_entry(self, entry_id: UUID) -> dict[str, Any]:
         try:

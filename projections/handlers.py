@@ -6,12 +6,12 @@ completeness, certificates) are recomputed once per batch in projections.summary
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import singledispatch
 from typing import Any
 
+import sqlalchemy as sa
 from eventsourcing.persistence import Notification
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,8 @@ class Context:
     notification: Notification
     late_after: timedelta
     zone: tzinfo
+    # The event's chained hash (integrity.hashing.event_hash), hex, as the ledger holds it.
+    event_hash: str
 
     def execute(self, statement: Any) -> None:
         self.session.execute(statement)
@@ -46,22 +48,45 @@ def project(ctx: Context, event: Any) -> str | None:
     """
     trainee_id = _trainee_id(event)
     if trainee_id is not None:
-        _audit(ctx, event, trainee_id)
+        latest_fact_on = ctx.session.execute(
+            sa.select(t.trainees.c.latest_fact_on).where(t.trainees.c.id == trainee_id)
+        ).scalar()
+        _audit(ctx, event, trainee_id, latest_fact_on)
         apply(event, ctx)
+        if _is_a_dated_fact(event) and (
+            latest_fact_on is None or event.occurred_on > latest_fact_on
+        ):
+            latest_fact_on = event.occurred_on
         ctx.execute(
             t.trainees.update()
             .where(t.trainees.c.id == trainee_id)
-            .values(version=event.originator_version, last_position=ctx.notification.id)
+            .values(
+                version=event.originator_version,
+                last_position=ctx.notification.id,
+                latest_fact_on=latest_fact_on,
+            )
         )
     return trainee_id
+
+
+def _is_a_dated_fact(event: Any) -> bool:
+    """Whether the person recording gave the date (the service dates the other acts)."""
+    return type(event).__name__ not in e.DATED_WHEN_RECORDED
 
 
 def _trainee_id(event: Any) -> str | None:
     return str(event.originator_id) if isinstance(event, e.TraineeEvent) else None
 
 
-def _audit(ctx: Context, event: Any, trainee_id: str) -> None:
+def _audit(ctx: Context, event: Any, trainee_id: str, latest_fact_on: Any) -> None:
+    """`latest_fact_on` is the latest date given to a fact already on the record: an event
+    dated before it is back-dated (recorded into a past others may have relied on)."""
     n = ctx.notification
+    occurred_on = getattr(event, "occurred_on", None)
+    lag_days = None
+    if occurred_on is not None:
+        lag_days = (event.timestamp.astimezone(ctx.zone).date() - occurred_on).days
+    corrects = _corrected_position(ctx, event, trainee_id)
     ctx.execute(
         t.audit_events.insert().values(
             position=n.id,
@@ -70,12 +95,54 @@ def _audit(ctx: Context, event: Any, trainee_id: str) -> None:
             trainee_id=trainee_id,
             type=type(event).__name__,
             version=event.originator_version,
-            occurred_on=getattr(event, "occurred_on", None),
+            occurred_on=occurred_on,
             recorded_at=as_utc(event.timestamp),
             actor=getattr(event, "actor", None),
             data=event_data(event),
-            hash=hashlib.sha256(n.topic.encode() + b"\n" + n.state).hexdigest(),
+            hash=ctx.event_hash,
+            lag_days=lag_days,
+            late=lag_days is not None and lag_days > ctx.late_after.days,
+            backdated=_is_a_dated_fact(event)
+            and latest_fact_on is not None
+            and occurred_on < latest_fact_on,
+            corrects_position=corrects,
+            corrected_by=[],
         )
+    )
+    if corrects is not None:
+        _note_correction(ctx, corrects, n.id)
+
+
+# Events that correct an earlier one, and the entry whose recording they correct.
+CORRECTIONS = (e.RotationEntryRetracted, e.RotationEntryCorrected)
+
+
+def _corrected_position(ctx: Context, event: Any, trainee_id: str) -> int | None:
+    if not isinstance(event, CORRECTIONS):
+        return None
+    recorded = (
+        sa.select(t.audit_events.c.position)
+        .join(
+            t.rotation_entries,
+            sa.and_(
+                t.rotation_entries.c.trainee_id == t.audit_events.c.trainee_id,
+                t.rotation_entries.c.event_version == t.audit_events.c.version,
+            ),
+        )
+        .where(t.rotation_entries.c.id == event.entry_id, t.audit_events.c.trainee_id == trainee_id)
+    )
+    return ctx.session.execute(recorded).scalar()
+
+
+def _note_correction(ctx: Context, corrected: int, correction: int) -> None:
+    row = t.audit_events.c
+    earlier = ctx.session.execute(
+        sa.select(row.corrected_by).where(row.position == corrected)
+    ).scalar()
+    ctx.execute(
+        t.audit_events.update()
+        .where(row.position == corrected)
+        .values(corrected_by=[*(earlier or []), correction])
     )
 
 
@@ -219,6 +286,21 @@ def _(event: e.RotationEntryRetracted, ctx: Context) -> None:
         t.rotation_entries.update()
         .where(t.rotation_entries.c.id == event.entry_id)
         .values(retracted=True, retraction_reason=event.reason)
+    )
+
+
+@apply.register
+def _(event: e.RotationEntryCorrected, ctx: Context) -> None:
+    ctx.execute(
+        t.rotation_entries.update()
+        .where(t.rotation_entries.c.id == event.entry_id)
+        .values(
+            kind=event.kind,
+            occurred_on=event.entry_occurred_on,
+            description=event.description,
+            signed_by=None,
+            signed_at=None,
+        )
     )
 
 

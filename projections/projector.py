@@ -1,7 +1,8 @@
 """Runs the read-model projection over the event log, exactly once.
 
-Each batch of events is applied, and the position reached is recorded in the library's
-tracking table, in one transaction: a crash leaves either both or neither. Any process
+Each batch of events is sealed in the integrity ledger, applied to the read models, and
+the position reached is recorded in the library's tracking table, all in one transaction:
+a crash leaves all or none. Any process
 may run a batch (the API after its own write, the `dualtrack project` worker, a
 rebuild): on PostgreSQL a transaction-scoped advisory lock lets one at a time in, and
 the tracking record refuses a position that was already projected.
@@ -25,6 +26,7 @@ from domain.regulations import Regime
 from projections import tables as t
 from projections.handlers import Context, project
 from projections.summary import refresh_trainee
+from service.ledger import Ledger
 from service.records import TraineeRecords
 
 TRACKING_TABLE = "projection_tracking"
@@ -35,8 +37,9 @@ Progress = Callable[[int, int], None]
 
 
 class Projector:
-    def __init__(self, records: TraineeRecords, batch_size: int = 500):
+    def __init__(self, records: TraineeRecords, ledger: Ledger, batch_size: int = 500):
         self.records = records
+        self.ledger = ledger
         self.datastore = records.recorder.datastore
         self.tracking = SQLAlchemyTrackingRecorder(
             self.datastore, tracking_table_name=TRACKING_TABLE
@@ -94,7 +97,7 @@ class Projector:
         """Empties every read model and projects the whole log again."""
         with self._in_process:
             with self.datastore.transaction(commit=True) as session:
-                self._serialise(session)
+                self.serialise(session)
                 for table in reversed(t.READ_MODEL_TABLES):
                     session.execute(table.delete())
                 session.execute(
@@ -120,27 +123,31 @@ class Projector:
 
     def _project_batch(self) -> tuple[int, int]:
         with self.datastore.transaction(commit=True) as session:
-            self._serialise(session)
+            self.serialise(session)
             start = self.position()
             notifications = self.records.recorder.select_notifications(
                 start=start, limit=self.batch_size, inclusive_of_start=False
             )
             if not notifications:
                 return 0, start
+            hashes = self.ledger.seal(session, notifications)
             touched: set[str] = set()
             for notification in notifications:
                 event = self.records.mapper.to_domain_event(notification)
-                context = Context(session, notification, self.late_after, self.zone)
+                context = Context(
+                    session, notification, self.late_after, self.zone, hashes[notification.id]
+                )
                 trainee_id = project(context, event)
                 if trainee_id is not None:
                     touched.add(trainee_id)
             for trainee_id in sorted(touched):
                 refresh_trainee(session, trainee_id, self.regime_of)
             reached = notifications[-1].id
+            self.ledger.maybe_checkpoint(session, self.records.clock.now())
             self.tracking._insert_tracking(session, Tracking(self.name, reached))
             return len(notifications), reached
 
-    def _serialise(self, session: Session) -> None:
+    def serialise(self, session: Session) -> None:
         if self._is_postgres:
             session.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}

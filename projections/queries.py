@@ -89,6 +89,18 @@ def certificates_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[
     return _children(engine, t.certificates, "trainee_id", ids, "kind")
 
 
+def versions_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:
+    """Each trainee's versions, oldest first: the audit rows without their data."""
+    a = t.audit_events
+    statement = (
+        sa.select(a.c.trainee_id, a.c.version, a.c.position, a.c.type, a.c.occurred_on,
+                  a.c.recorded_at, a.c.actor)
+        .where(a.c.trainee_id.in_(ids))
+        .order_by(a.c.position)
+    )
+    return _grouped(_fetch(engine, statement), "trainee_id", ids)
+
+
 def events_page(
     engine: sa.Engine,
     *,

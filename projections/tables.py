@@ -47,6 +47,8 @@ trainees = sa.Table(
     sa.Column("completion_exam_unmet", sa.JSON, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("last_position", sa.BigInteger, nullable=False),
+    # The latest business date given to a fact on the record, to flag back-dated events.
+    sa.Column("latest_fact_on", sa.Date),
     sa.Index("rm_trainees_listing", "base_id", "specialty", "cohort"),
 )
 
@@ -146,6 +148,14 @@ audit_events = sa.Table(
     sa.Column("actor", NAME),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # Business time against recorded time: days between the two in the service's zone,
+    # recorded after the timely window, or dated before a fact already on the record.
+    sa.Column("lag_days", sa.Integer),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("backdated", sa.Boolean, nullable=False),
+    # A retraction or correction names the event it corrects, and that event lists them.
+    sa.Column("corrects_position", sa.BigInteger),
+    sa.Column("corrected_by", sa.JSON, nullable=False),
     sa.Index("rm_audit_events_by_trainee", "trainee_id", "position"),
 )
 

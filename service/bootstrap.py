@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
+from integrity.checkpoints import CheckpointSigner, SigningKeyError
 from projections.projector import Projector
 from service.clock import Clock
+from service.evidence import Evidence
 from service.forms import load_forms
+from service.ledger import CheckpointPolicy, Ledger
 from service.records import Outcome, TraineeRecords
 from service.regulations import load_regulations
-from service.settings import ConfigurationError, Settings
+from service.settings import DEFAULT_SIGNING_KEY_PATH, ConfigurationError, Settings
 
 
 @dataclass
@@ -19,6 +25,8 @@ class Services:
     settings: Settings
     records: TraineeRecords
     projector: Projector
+    ledger: Ledger
+    evidence: Evidence
 
     @property
     def engine(self) -> sa.Engine:
@@ -46,11 +54,41 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock or Clock(),
     )
     check_database(records, settings)
+    ledger = Ledger(
+        signing_key(settings),
+        settings.log_origin,
+        CheckpointPolicy(
+            every_events=settings.checkpoint_every_events,
+            every=timedelta(seconds=settings.checkpoint_every_seconds),
+        ),
+    )
+    projector = Projector(records, ledger)
     return Services(
         settings=settings,
         records=records,
-        projector=Projector(records),
+        projector=projector,
+        ledger=ledger,
+        evidence=Evidence(projector, ledger),
     )
+
+
+def signing_key(settings: Settings) -> CheckpointSigner:
+    """The checkpoint-signing key. A newcomer's first start makes one at the default path;
+    a key named by DUALTRACK_SIGNING_KEY_FILE must already exist."""
+    path = Path(settings.signing_key_file)
+    if not path.exists() and path == DEFAULT_SIGNING_KEY_PATH:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(SigningKeyError):  # another process made it first
+            CheckpointSigner.generate().to_file(path)
+    elif not path.exists():
+        raise ConfigurationError(
+            f"DUALTRACK_SIGNING_KEY_FILE={str(path)!r} does not exist; "
+            "make one with `dualtrack keygen FILE`"
+        )
+    try:
+        return CheckpointSigner.from_file(path)
+    except SigningKeyError as error:
+        raise ConfigurationError(f"DUALTRACK_SIGNING_KEY_FILE: {error}") from None
 
 
 class DatabaseUnavailable(ConfigurationError):

@@ -30,6 +30,7 @@ DECISIONS: dict[type, Callable[..., None]] = {
     c.RecordRotationEntry: Trainee.decide_record_entry,
     c.SignRotationEntry: Trainee.decide_sign_entry,
     c.RetractRotationEntry: Trainee.decide_retract_entry,
+    c.CorrectRotationEntry: Trainee.decide_correct_entry,
     c.RecordAssessment: Trainee.decide_record_assessment,
     c.RecordEthicsViolation: Trainee.decide_record_ethics_violation,
     c.GrantLicence: Trainee.decide_grant_licence,

@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SQLITE_PATH = Path("var") / "dualtrack.sqlite3"
+DEFAULT_SIGNING_KEY_PATH = Path("var") / "checkpoint-signing.key"
 PROJECTION_MODES = ("inline", "worker")
 
 
@@ -33,6 +34,13 @@ class Settings:
     jurisdiction: str = "chongqing"
     # A directory of a programme's own standards/ and policies/, beside the shipped ones.
     regulations_dir: str | None = None
+    # The Ed25519 key that signs checkpoints of the log. Never shipped: each installation
+    # makes its own on first start (see README, Auditors), or mounts one here.
+    signing_key_file: str = str(DEFAULT_SIGNING_KEY_PATH)
+    # Names this log in every signed checkpoint, so checkpoints of two logs never mix.
+    log_origin: str = "dualtrack"
+    checkpoint_every_events: int = 1000
+    checkpoint_every_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +55,15 @@ class Settings:
             lock_timeout_ms=_int(env, "DUALTRACK_LOCK_TIMEOUT_MS", cls.lock_timeout_ms, 1),
             jurisdiction=env.get("DUALTRACK_JURISDICTION", "").strip() or cls.jurisdiction,
             regulations_dir=env.get("DUALTRACK_REGULATIONS_DIR", "").strip() or None,
+            signing_key_file=env.get("DUALTRACK_SIGNING_KEY_FILE", "").strip()
+            or cls.signing_key_file,
+            log_origin=env.get("DUALTRACK_LOG_ORIGIN", "").strip() or cls.log_origin,
+            checkpoint_every_events=_int(
+                env, "DUALTRACK_CHECKPOINT_EVERY_EVENTS", cls.checkpoint_every_events, 1
+            ),
+            checkpoint_every_seconds=_int(
+                env, "DUALTRACK_CHECKPOINT_EVERY_SECONDS", cls.checkpoint_every_seconds, 1
+            ),
         )
         settings.validate()
         return settings

@@ -18,15 +18,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from integrity.checkpoints import CheckpointSigner
 from projections.tables import READ_MODEL_TABLES
 from service import bootstrap, migrate
 from service.clock import FixedClock
 from service.settings import Settings, normalise_database_url
+from tests.store_admin import APPEND_ONLY_TABLES, bypassing_append_only
 
 POSTGRES_URL_VARIABLE = "DUALTRACK_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
-STORE_TABLES = ("dualtrack_events", "dualtrack_snapshots", "projection_tracking")
+STORE_TABLES = ("dualtrack_snapshots", "projection_tracking", *APPEND_ONLY_TABLES)
 # Business "today" in tests: 22 November 2026, 10:00 in Shanghai.
 TEST_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 # A programme's own regulations directory, beside the shipped ones: a compact standard.
@@ -85,17 +87,25 @@ def database_url(
 def empty_postgres(url: str) -> None:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     tables = ", ".join([*STORE_TABLES, *(table.name for table in READ_MODEL_TABLES)])
-    with engine.begin() as connection:
+    with engine.begin() as connection, bypassing_append_only(connection):
         connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("keys") / "checkpoint-signing.key"
+    CheckpointSigner.generate().to_file(path)
+    return str(path)
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, signing_key_file: str) -> Settings:
     return Settings(
         database_url=database_url,
         snapshot_interval=10,
         regulations_dir=str(PROGRAMME_REGULATIONS),
+        signing_key_file=signing_key_file,
     )
 
 

@@ -17,6 +17,9 @@ MEASURES = (
     "trainee, full replay",
     "handbook query over HTTP p50",
     "handbook query over HTTP p99",
+    "trainee, cold",
+    "trainee, another moment",
+    "trainee, warm",
 )
 
 

@@ -7,6 +7,7 @@ import strawberry
 from api.mutations.assign_tutor import assign_tutor
 from api.mutations.award_degree import award_degree
 from api.mutations.complete_rotation import complete_rotation
+from api.mutations.correct_rotation_entry import correct_rotation_entry
 from api.mutations.enroll_trainee import enroll_trainee
 from api.mutations.grant_licence import grant_licence
 from api.mutations.issue_diploma import issue_diploma
@@ -34,6 +35,7 @@ class Mutation:
     record_rotation_entry = strawberry.mutation(resolver=record_rotation_entry)
     sign_rotation_entry = strawberry.mutation(resolver=sign_rotation_entry)
     retract_rotation_entry = strawberry.mutation(resolver=retract_rotation_entry)
+    correct_rotation_entry = strawberry.mutation(resolver=correct_rotation_entry)
     record_assessment = strawberry.mutation(resolver=record_assessment)
     record_ethics_violation = strawberry.mutation(resolver=record_ethics_violation)
     grant_licence = strawberry.mutation(resolver=grant_licence)

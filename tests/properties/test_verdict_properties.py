@@ -37,6 +37,7 @@ from service.settings import Settings
 from tests.properties.play import play
 from tests.properties.strategies import HISTORIES, Plan, Profile, complete_plan, histories
 from tests.scenarios import ENROLLED_ON
+from tests.store_admin import APPEND_ONLY_TABLES, bypassing_append_only
 
 GRANT_EVENTS: dict[type, str] = {
     e.LicenceGranted: CertificateKind.LICENCE.value,
@@ -46,7 +47,7 @@ GRANT_EVENTS: dict[type, str] = {
 }
 KINDS = tuple(kind.value for kind in CertificateKind)
 # The event store's tables (the library's, named in migrations) beside the read models.
-STORE_TABLES = ("dualtrack_events", "dualtrack_snapshots", "projection_tracking")
+STORE_TABLES = ("dualtrack_snapshots", "projection_tracking", *APPEND_ONLY_TABLES)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -70,7 +71,7 @@ def every_row(services: Services) -> dict[str, list[tuple[Any, ...]]]:
 
 def empty_database(services: Services) -> None:
     """Forgets every earlier example, so that each rebuild replays one history."""
-    with services.engine.begin() as connection:
+    with services.engine.begin() as connection, bypassing_append_only(connection):
         for name in (*STORE_TABLES, *(table.name for table in reversed(t.READ_MODEL_TABLES))):
             connection.execute(sa.text(f"DELETE FROM {name}"))
 

@@ -83,7 +83,8 @@ def test_a_trainee_keeps_the_standard_in_force_at_enrollment_after_a_new_version
     (regulations / "standards" / "programme_medicine_1b.yaml").write_text(
         textwrap.dedent(VERSION_1B), encoding="utf-8")
     restarted = bootstrap.build(
-        Settings(database_url=settings.database_url, regulations_dir=str(regulations)),
+        Settings(database_url=settings.database_url, regulations_dir=str(regulations),
+                 signing_key_file=settings.signing_key_file),
         clock=clock)
     try:
         restarted.projector.rebuild()
