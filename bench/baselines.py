@@ -110,3 +110,20 @@ def handbook_rows_latencies(dsn: str, trainee_id: str, repeats: int) -> tuple[li
     finally:
         connection.close()
     return timings, entries
+
+
+def read_every_event(dsn: str) -> tuple[float, int]:
+    """Seconds to read every stored event row in log order, and how many there are: the
+    least any check of the whole log must do."""
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection.cursor() as cursor:
+            started = time.perf_counter()
+            cursor.execute("SELECT id, originator_id, originator_version, topic, state "
+                           "FROM dualtrack_events ORDER BY id")
+            rows = len(cursor.fetchall())
+            elapsed = time.perf_counter() - started
+            connection.commit()
+    finally:
+        connection.close()
+    return elapsed, rows

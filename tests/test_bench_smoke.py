@@ -20,6 +20,7 @@ MEASURES = (
     "trainee, cold",
     "trainee, another moment",
     "trainee, warm",
+    "verify the whole log",
 )
 
 
