@@ -66,6 +66,12 @@ class Ledger:
         size, last_position = self.tip(session)
         known = [n.id for n in notifications if n.id <= last_position]
         hashes = self._hashes_at(session, known)
+        unsealed = [position for position in known if position not in hashes]
+        if unsealed:
+            raise LedgerBroken(
+                f"the ledger has no seal for stored position {unsealed[0]}; "
+                "run `dualtrack verify`"
+            )
         fresh = [n for n in notifications if n.id > last_position]
         if not fresh:
             return hashes
