@@ -1,4 +1,5 @@
-"""The FastAPI application: GraphQL (with GraphiQL) at /graphql, and /health."""
+"""The FastAPI application: GraphQL (with GraphiQL and subscriptions over WebSocket) at
+/graphql, the JSON event feed at /feed/events, and /health."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
 from api.context import context_getter
+from api.feed import feed_router
 from api.schema import schema
 from service.bootstrap import Services
 
@@ -16,6 +18,8 @@ def create_app(services: Services) -> FastAPI:
         GraphQLRouter(schema, context_getter=context_getter(services), graphql_ide="graphiql"),
         prefix="/graphql",
     )
+
+    app.include_router(feed_router(services))
 
     @app.get("/health")
     def health() -> dict[str, str]:

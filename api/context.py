@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from fastapi import Request
+from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
@@ -52,8 +52,9 @@ class Context(BaseContext):
         return await anyio.to_thread.run_sync(work)
 
 
-def context_getter(services: Services) -> Callable[[Request], Any]:
-    async def get_context(request: Request) -> Context:
-        return Context(services, request.headers.get(ACTOR_HEADER))
+def context_getter(services: Services) -> Callable[[HTTPConnection], Any]:
+    async def get_context(connection: HTTPConnection) -> Context:
+        # An HTTP request or a WebSocket handshake: both carry the headers.
+        return Context(services, connection.headers.get(ACTOR_HEADER))
 
     return get_context

@@ -61,8 +61,8 @@ def parse_id(value: str, argument: str) -> UUID:
         raise InvalidCommand(f"{argument} is not a valid id: {value!r}") from None
 
 
-def page_size(first: int | None, default: int, limit: int = 500) -> int:
+def page_size(first: int | None, default: int, limit: int = 500, argument: str = "first") -> int:
     size = default if first is None else first
     if not 1 <= size <= limit:
-        raise InvalidCommand(f"first must be between 1 and {limit}, got {size}")
+        raise InvalidCommand(f"{argument} must be between 1 and {limit}, got {size}")
     return size

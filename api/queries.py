@@ -22,6 +22,13 @@ from api.integrity import (
 )
 from api.quality import QualityFigure, UniversityFigure, quality_figures, university_figures
 from api.types import Event, EventConnection, Info, Trainee, TraineeConnection
+from api.webhooks import (
+    WebhookDeliveryConnection,
+    WebhookEndpoint,
+    webhook,
+    webhook_deliveries,
+    webhooks,
+)
 from domain.errors import InvalidCommand
 from projections import queries
 from service import positions
@@ -147,6 +154,15 @@ class Query:
     university_figures: list[UniversityFigure] = strawberry.field(
         resolver=university_figures,
         description="R14: licence-exam pass rates per university and year, with warnings.",
+    )
+    webhooks: list[WebhookEndpoint] = strawberry.field(
+        resolver=webhooks, description="The registries' webhook endpoints (without secrets)."
+    )
+    webhook: WebhookEndpoint | None = strawberry.field(resolver=webhook)
+    webhook_deliveries: WebhookDeliveryConnection = strawberry.field(
+        resolver=webhook_deliveries,
+        description="An endpoint's delivery log, in log order: attempts, last status or "
+        "error, next attempt, state.",
     )
 
 

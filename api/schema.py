@@ -7,5 +7,8 @@ import strawberry
 from api.errors import CodedErrors
 from api.mutations import Mutation
 from api.queries import Query
+from api.subscriptions import Subscription
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[CodedErrors])
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, subscription=Subscription, extensions=[CodedErrors]
+)

@@ -1,4 +1,4 @@
-"""`dualtrack serve | schema | migrate | project | rebuild | regulations | verify | ...`.
+"""`dualtrack serve | schema | migrate | project | relay | rebuild | regulations | verify | ...`.
 
 Every command reads its settings from the environment (DUALTRACK_DATABASE_URL, ...).
 Configuration and connection problems are reported in one line, exit status 2.
@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
-from cli import audit
+from cli import audit, relay
+from cli import webhooks as webhook_commands
 from domain.errors import DomainError
 from service import bootstrap, migrate
 from service.regulations import load_regulations
@@ -144,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     regulations_parser.set_defaults(run=regulations)
     audit.add_commands(commands)
+    relay.add_commands(commands)
+    webhook_commands.add_commands(commands)
     return parser
 
 

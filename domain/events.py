@@ -289,6 +289,7 @@ EVENT_TYPES: tuple[type[Aggregate.Event], ...] = (
     RotationEntryRecorded,
     RotationEntrySigned,
     RotationEntryRetracted,
+    RotationEntryCorrected,
     AssessmentRecorded,
     EthicsViolationRecorded,
     LicenceGranted,

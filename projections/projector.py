@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from domain.regulations import Regime
 from projections import tables as t
 from projections.handlers import Context, project
+from projections.progress import CHANNEL as PROGRESS_CHANNEL
 from projections.summary import refresh_trainee
 from service.ledger import Ledger
 from service.records import TraineeRecords
@@ -49,6 +50,8 @@ class Projector:
         self.batch_size = batch_size
         self._in_process = threading.Lock()
         self._is_postgres = self.datastore.engine.dialect.name == "postgresql"
+        # Told the position reached after each committed batch (live readers wait on it).
+        self.on_advanced: list[Callable[[int], None]] = []
 
     @property
     def name(self) -> str:
@@ -79,6 +82,9 @@ class Projector:
             while True:
                 count, reached = self._project_batch()
                 processed += count
+                if count:
+                    for listener in self.on_advanced:
+                        listener(reached)
                 if progress is not None and count:
                     progress(processed, reached)
                 if count == 0 or (until is not None and reached >= until):
@@ -145,6 +151,12 @@ class Projector:
             reached = notifications[-1].id
             self.ledger.maybe_checkpoint(session, self.records.clock.now())
             self.tracking._insert_tracking(session, Tracking(self.name, reached))
+            if self._is_postgres:
+                # Heard by other processes' live readers only once this batch commits.
+                session.execute(
+                    sa.text("SELECT pg_notify(:channel, :reached)"),
+                    {"channel": PROGRESS_CHANNEL, "reached": str(reached)},
+                )
             return len(notifications), reached
 
     def serialise(self, session: Session) -> None:

@@ -108,7 +108,15 @@ def events_page(
     limit: int,
     trainee_id: str | None = None,
     types: Sequence[str] | None = None,
+    base_id: str | None = None,
+    up_to_position: int | None = None,
 ) -> list[Row]:
+    """Projected events after a position, in commit order.
+
+    The projector writes audit rows in log order and commits each batch with its tracking
+    record, so a reader that resumes after the last position it saw never skips an event
+    and never sees one twice, whatever gaps the id sequence has.
+    """
     table = t.audit_events
     statement = (
         sa.select(table)
@@ -120,6 +128,11 @@ def events_page(
         statement = statement.where(table.c.trainee_id == trainee_id)
     if types:
         statement = statement.where(table.c.type.in_(list(types)))
+    if up_to_position is not None:
+        statement = statement.where(table.c.position <= up_to_position)
+    if base_id is not None:
+        of_base = sa.select(t.trainees.c.id).where(t.trainees.c.base_id == base_id)
+        statement = statement.where(table.c.trainee_id.in_(of_base))
     return _fetch(engine, statement)
 
 

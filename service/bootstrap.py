@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from integrity.checkpoints import CheckpointSigner, SigningKeyError
+from projections.progress import ProjectionProgress
 from projections.projector import Projector
 from service.clock import Clock
 from service.evidence import Evidence
@@ -18,6 +19,7 @@ from service.ledger import CheckpointPolicy, Ledger
 from service.records import Outcome, TraineeRecords
 from service.regulations import load_regulations
 from service.settings import DEFAULT_SIGNING_KEY_PATH, ConfigurationError, Settings
+from service.webhooks.registry import Webhooks
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Services:
     projector: Projector
     ledger: Ledger
     evidence: Evidence
+    progress: ProjectionProgress
+    webhooks: Webhooks
 
     @property
     def engine(self) -> sa.Engine:
@@ -42,6 +46,7 @@ class Services:
             )
 
     def close(self) -> None:
+        self.progress.close()
         self.records.close()
         self.engine.dispose()
 
@@ -63,12 +68,21 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         ),
     )
     projector = Projector(records, ledger)
+    progress = ProjectionProgress(records.recorder.datastore.engine, projector.position)
+    projector.on_advanced.append(progress.advanced)
     return Services(
         settings=settings,
         records=records,
         projector=projector,
         ledger=ledger,
         evidence=Evidence(projector, ledger),
+        progress=progress,
+        webhooks=Webhooks(
+            records.recorder.datastore,
+            records.clock,
+            head=projector.head,
+            allow_http=settings.webhook_allow_http,
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError
 DEFAULT_SQLITE_PATH = Path("var") / "dualtrack.sqlite3"
 DEFAULT_SIGNING_KEY_PATH = Path("var") / "checkpoint-signing.key"
 PROJECTION_MODES = ("inline", "worker")
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 
 
 class ConfigurationError(Exception):
@@ -41,6 +42,22 @@ class Settings:
     log_origin: str = "dualtrack"
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: int = 300
+    # Webhooks (README, Registries): a request not answered within the timeout failed;
+    # failures are retried with exponential backoff (base doubling to the cap, jittered)
+    # for at least the retry window, then the delivery is a dead letter.
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_hours: float = 72.0
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_cap_seconds: float = 3600.0
+    webhook_concurrency: int = 8
+    webhook_poll_seconds: float = 0.5
+    # Plain http to a host other than loopback is refused unless this is set.
+    webhook_allow_http: bool = False
+    # The NATS JetStream relay (`dualtrack relay`, service/relay.py).
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "DUALTRACK"
+    nats_subject_prefix: str = "dualtrack.events"
+    nats_duplicate_window_seconds: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +81,8 @@ class Settings:
             checkpoint_every_seconds=_int(
                 env, "DUALTRACK_CHECKPOINT_EVERY_SECONDS", cls.checkpoint_every_seconds, 1
             ),
+            **_webhook_settings(env),
+            **_nats_settings(env),
         )
         settings.validate()
         return settings
@@ -84,6 +103,7 @@ class Settings:
                 f"DUALTRACK_PROJECTION_MODE must be one of {', '.join(PROJECTION_MODES)}, "
                 f"got {self.projection_mode!r}"
             )
+        _validate_nats(self)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -96,6 +116,14 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [server.strip() for server in self.nats_url.split(",") if server.strip()]
+
+    def describe_nats(self) -> str:
+        """The NATS server(s), without credentials, for messages and logs."""
+        return ",".join(_redact(server) for server in self.nats_servers)
 
     def describe_database(self) -> str:
         """Where the data lives, without credentials, for messages and logs."""
@@ -143,6 +171,90 @@ def _int(env: Mapping[str, str], key: str, default: int, minimum: int) -> int:
     if value < minimum:
         raise ConfigurationError(f"{key} must be at least {minimum}, got {value}")
     return value
+
+
+def _webhook_settings(env: Mapping[str, str]) -> dict[str, object]:
+    d = Settings
+    return {
+        "webhook_timeout_seconds": _float(
+            env, "DUALTRACK_WEBHOOK_TIMEOUT_SECONDS", d.webhook_timeout_seconds),
+        "webhook_retry_hours": _float(env, "DUALTRACK_WEBHOOK_RETRY_HOURS", d.webhook_retry_hours),
+        "webhook_backoff_base_seconds": _float(
+            env, "DUALTRACK_WEBHOOK_BACKOFF_BASE_SECONDS", d.webhook_backoff_base_seconds),
+        "webhook_backoff_cap_seconds": _float(
+            env, "DUALTRACK_WEBHOOK_BACKOFF_CAP_SECONDS", d.webhook_backoff_cap_seconds),
+        "webhook_concurrency": _int(
+            env, "DUALTRACK_WEBHOOK_CONCURRENCY", d.webhook_concurrency, 1),
+        "webhook_poll_seconds": _float(
+            env, "DUALTRACK_WEBHOOK_POLL_SECONDS", d.webhook_poll_seconds),
+        "webhook_allow_http": _bool(env, "DUALTRACK_WEBHOOK_ALLOW_HTTP", d.webhook_allow_http),
+    }
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    """A positive number of seconds or hours; fractions allowed (tests use small ones)."""
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{key} must be a number, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(f"{key} must be a positive number, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{key} must be true or false, got {env[key]!r}")
+
+
+def _nats_settings(env: Mapping[str, str]) -> dict[str, object]:
+    d = Settings
+    return {
+        "nats_url": env.get("DUALTRACK_NATS_URL", "").strip() or d.nats_url,
+        "nats_stream": env.get("DUALTRACK_NATS_STREAM", "").strip() or d.nats_stream,
+        "nats_subject_prefix": env.get("DUALTRACK_NATS_SUBJECT_PREFIX", "").strip()
+        or d.nats_subject_prefix,
+        "nats_duplicate_window_seconds": _int(
+            env, "DUALTRACK_NATS_DUPLICATE_WINDOW_SECONDS", d.nats_duplicate_window_seconds, 1),
+    }
+
+
+def _validate_nats(settings: Settings) -> None:
+    """The relay's settings, checked with the others, so a typo stops it at once."""
+    for server in settings.nats_servers or [settings.nats_url]:
+        scheme, _, rest = server.partition("://")
+        host = rest.rsplit("@", 1)[-1].split(":")[0].split("/")[0]
+        if scheme not in NATS_SCHEMES or not host:
+            raise ConfigurationError(
+                "DUALTRACK_NATS_URL must be nats://host:port (or tls://, ws://, wss://; "
+                f"several separated by commas), got {_redact(server)!r}"
+            )
+    stream = settings.nats_stream
+    # At most 89 characters, so the relay's name `nats-relay:<stream>` fits its column.
+    if len(stream) > 89 or any(ch in stream for ch in ".*>/\\") or _has_space(stream):
+        raise ConfigurationError(
+            "DUALTRACK_NATS_STREAM must be a JetStream stream name of at most 89 characters "
+            f"(no spaces, '.', '*', '>', '/' or '\\'), got {stream!r}"
+        )
+    prefix = settings.nats_subject_prefix
+    if any(not token or token in ("*", ">") or _has_space(token) for token in prefix.split(".")):
+        raise ConfigurationError(
+            "DUALTRACK_NATS_SUBJECT_PREFIX must be dot-separated subject tokens without "
+            f"wildcards or spaces, got {prefix!r}"
+        )
+
+
+def _has_space(text: str) -> bool:
+    return any(ch.isspace() for ch in text)
 
 
 def _redact(raw: str) -> str:

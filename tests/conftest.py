@@ -29,6 +29,9 @@ POSTGRES_URL_VARIABLE = "DUALTRACK_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
 STORE_TABLES = ("dualtrack_snapshots", "projection_tracking", *APPEND_ONLY_TABLES)
+# What registries leave behind: consumers' positions, webhook endpoints and deliveries.
+REGISTRY_TABLES = ("consumer_positions", "webhook_deliveries", "webhook_endpoint_changes",
+                   "webhook_endpoints")
 # Business "today" in tests: 22 November 2026, 10:00 in Shanghai.
 TEST_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 # A programme's own regulations directory, beside the shipped ones: a compact standard.
@@ -86,7 +89,9 @@ def database_url(
 
 def empty_postgres(url: str) -> None:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    tables = ", ".join([*STORE_TABLES, *(table.name for table in READ_MODEL_TABLES)])
+    tables = ", ".join(
+        [*STORE_TABLES, *REGISTRY_TABLES, *(table.name for table in READ_MODEL_TABLES)]
+    )
     with engine.begin() as connection, bypassing_append_only(connection):
         connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
     engine.dispose()

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from api.app import create_app
 from service.bootstrap import Services
 from tests.api.conftest import ENROLL, GraphQL, enrollment
+from tests.servers import serving
 
 
 def test_trainees_and_events_page_with_opaque_cursors(gql: GraphQL) -> None:
@@ -84,27 +81,10 @@ def test_a_handbook_costs_the_same_statements_however_long_it_is(
     assert handbook_statements(gql, services, 2) == handbook_statements(gql, services, 6)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server_url(services: Services) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(create_app(services)) as url:
+        yield url
 
 
 def test_a_real_server_records_and_answers_over_http(server_url: str) -> None:

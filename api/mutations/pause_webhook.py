@@ -1,0 +1,18 @@
+"""Pauses an endpoint: nothing is sent to it until it is resumed; its cursor stays."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import strawberry
+
+from api.types import Info
+from api.webhooks import WebhookEndpoint, parse_endpoint_id
+
+
+async def pause_webhook(info: Info, id: strawberry.ID) -> WebhookEndpoint:
+    context = info.context
+    endpoint = await context.run(
+        partial(context.services.webhooks.pause, parse_endpoint_id(id), context.actor)
+    )
+    return WebhookEndpoint.of(endpoint)
