@@ -89,9 +89,9 @@ class ProjectionProgress:
                 else:
                     self.advanced(self.read_position())
                     self._stop.wait(SQLITE_POLL_SECONDS)
-            except sa.exc.SQLAlchemyError:
-                # The database went away for a moment: readers keep their place and
-                # the watcher tries again shortly.
+            except Exception:  # noqa: BLE001 - the driver's own errors too
+                # The database went away for a moment: readers keep their place (and
+                # re-read on their own every few seconds); the watcher tries again shortly.
                 self._stop.wait(1.0)
 
     def _listen(self) -> None:
