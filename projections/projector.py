@@ -59,13 +59,7 @@ class Projector:
 
     def regime_of(self, trainee: Any) -> Regime:
         """The standard and policy a trainee's read-model row was enrolled under."""
-        return self.records.regulations.recorded(
-            trainee["standard_id"],
-            trainee["policy_id"],
-            specialty=trainee["specialty"],
-            jurisdiction=self.records.settings.jurisdiction,
-            enrolled_on=trainee["enrolled_on"],
-        )
+        return self.records.regime_of_row(trainee)
 
     def position(self) -> int:
         return self.tracking.max_tracking_id(self.name) or 0

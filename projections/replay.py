@@ -41,7 +41,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from domain import events as e
-from domain.regulations import Regime
 from integrity.hashing import GENESIS, event_hash
 from projections import queries
 from projections import tables as t
@@ -169,7 +168,7 @@ class _Replayer:
         self.views: _LRU[tuple[UUID, int], Any] = _LRU(VIEW_ROWS, _rows_of)
         self.streams: _LRU[UUID, _Stream] = _LRU(STREAM_EVENTS, lambda s: len(s.steps))
         self.checkpoints = _Checkpoints(CHECKPOINT_BYTES)
-        self.table = records.recorder.events_record_cls.__table__
+        self.table = records.events_table
         self.late_after = timedelta(days=records.settings.late_entry_days)
         self.zone = records.settings.zone
 
@@ -236,18 +235,8 @@ class _Replayer:
                     with self.lock:
                         self.checkpoints.put(trainee_id, last, image)
             with Session(engine) as session, session.begin():
-                refresh_trainee(session, str(trainee_id), self.regime_of)
+                refresh_trainee(session, str(trainee_id), self.records.regime_of_row)
             return _read_view(engine, str(trainee_id))
-
-    def regime_of(self, trainee: Any) -> Regime:
-        """The same lookup as Projector.regime_of: the regime the row was enrolled under."""
-        return self.records.regulations.recorded(  # type: ignore[no-any-return]
-            trainee["standard_id"],
-            trainee["policy_id"],
-            specialty=trainee["specialty"],
-            jurisdiction=self.records.settings.jurisdiction,
-            enrolled_on=trainee["enrolled_on"],
-        )
 
 
 _empty_image: bytes | None = None

@@ -23,7 +23,7 @@ from integrity.hashing import leaf_data, leaf_hash
 from projections.handlers import event_data
 from projections.projector import Projector
 from service.ledger import Leaf, Ledger
-from service.verification import IntegrityReport, LogVerifier, events_table, verify_stream
+from service.verification import IntegrityReport, LogVerifier, verify_stream
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,12 @@ class Evidence:
         self, trainee_id: UUID | None = None, witnessed: Sequence[Checkpoint] = ()
     ) -> IntegrityReport:
         if trainee_id is None:
-            return self._session(lambda s: LogVerifier(self.ledger, s, witnessed).verify())
-        return self._session(lambda s: verify_stream(self.ledger, s, trainee_id))
+            return self._session(
+                lambda s: LogVerifier(self.ledger, s, self.records.events_table, witnessed).verify()
+            )
+        return self._session(
+            lambda s: verify_stream(self.ledger, s, self.records.events_table, trainee_id)
+        )
 
     def checkpoint(self) -> Checkpoint:
         """Signs the log as it stands now (or returns the checkpoint of that size)."""
@@ -116,10 +120,11 @@ class Evidence:
         checkpoint = self.ledger.latest_checkpoint(session)
         if checkpoint is None or checkpoint.tree_size <= leaves[-1].leaf_index:
             checkpoint = self.ledger.checkpoint(session, now)
+        events = self.records.events_table
         stored = {
             row.id: row
             for row in session.execute(
-                sa.select(events_table).where(events_table.c.originator_id == trainee_id)
+                sa.select(events).where(events.c.originator_id == trainee_id)
             )
         }
         fetch = _remembering(self.ledger.fetcher(session))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import sqlalchemy as sa
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Transcoder
 
@@ -169,6 +170,22 @@ class TraineeRecords(Application[UUID]):
             jurisdiction=self.settings.jurisdiction,
             enrolled_on=trainee.enrolled_on,
         )
+
+    def regime_of_row(self, row: Any) -> Regime:
+        """The same lookup for a trainee's read-model row (live or replayed)."""
+        return self.regulations.recorded(
+            row["standard_id"],
+            row["policy_id"],
+            specialty=row["specialty"],
+            jurisdiction=self.settings.jurisdiction,
+            enrolled_on=row["enrolled_on"],
+        )
+
+    @property
+    def events_table(self) -> sa.Table:
+        """The library's event table, read directly where stored bytes are wanted as they
+        are (hashing, replay) rather than decoded."""
+        return self.recorder.events_record_cls.__table__  # type: ignore[attr-defined,no-any-return]
 
     def _decision_inputs(self, cmd: Any, trainee: Trainee) -> tuple[Any, ...]:
         inputs: tuple[Any, ...] = ()

@@ -22,7 +22,6 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy_utils.types.uuid import UUIDType
 
 from integrity import merkle
 from integrity.checkpoints import Checkpoint, IntegrityFailure, verify_checkpoint
@@ -31,18 +30,6 @@ from service import ledger_tables as lt
 from service.ledger import Ledger
 
 PAGE = 2000
-# The library's event table, as migration 0001 made it, read here without the library so
-# that nothing is decoded: the hashes cover the stored bytes.
-events_table = sa.table(
-    "dualtrack_events",
-    sa.column("id", sa.BigInteger),
-    sa.column("originator_id", UUIDType()),
-    sa.column("originator_version", sa.BigInteger),
-    sa.column("topic", sa.Text),
-    sa.column("state", sa.LargeBinary),
-)
-
-
 @dataclass(frozen=True)
 class IntegrityReport:
     ok: bool
@@ -66,11 +53,15 @@ class _Stored:
 class LogVerifier:
     """Walks the whole log once, in position order, holding one hash per stream."""
 
-    def __init__(self, ledger: Ledger, session: Session, witnessed: Sequence[Checkpoint] = ()):
-        """`witnessed` are checkpoints an auditor kept outside this database: they catch a
-        ledger rewritten together with the store, which the stored checkpoints cannot."""
+    def __init__(self, ledger: Ledger, session: Session, events_table: sa.Table,
+                 witnessed: Sequence[Checkpoint] = ()):
+        """`events_table` is the event store's table, read as stored (nothing decoded: the
+        hashes cover the stored bytes). `witnessed` are checkpoints an auditor kept outside
+        this database: they catch a ledger rewritten together with the store, which the
+        stored checkpoints cannot."""
         self.ledger = ledger
         self.session = session
+        self.events_table = events_table
         self.trusted_key = ledger.signer.public_key
         self.witnessed = list(witnessed)
 
@@ -184,8 +175,8 @@ class LogVerifier:
         after = 0
         while True:
             rows = self.session.execute(
-                sa.select(events_table).where(events_table.c.id > after)
-                .order_by(events_table.c.id).limit(PAGE)
+                sa.select(self.events_table).where(self.events_table.c.id > after)
+                .order_by(self.events_table.c.id).limit(PAGE)
             ).all()
             for row in rows:
                 yield _Stored(row.id, str(row.originator_id), row.originator_version,
@@ -208,7 +199,9 @@ class LogVerifier:
             after = rows[-1]["leaf_index"]
 
 
-def verify_stream(ledger: Ledger, session: Session, trainee_id: UUID) -> IntegrityReport:
+def verify_stream(
+    ledger: Ledger, session: Session, events_table: sa.Table, trainee_id: UUID
+) -> IntegrityReport:
     """Recomputes one trainee's chain and checks it against the ledger and the latest
     signed checkpoint: the last sealed event's inclusion commits to the whole chain."""
     stream = str(trainee_id)
