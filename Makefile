@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Development mode: tokens are signed with a secret made under var/ (see README, Access).
 serve: $(STAMP)
-	$(BIN)/dualtrack serve
+	DUALTRACK_DEV_MODE=1 $(BIN)/dualtrack serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,24 +3,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
-from api.context import context_getter
+from api.context import Context, context_getter
 from api.feed import feed_router
 from api.limits import RequestSizeLimit
 from api.schema import schema
 from service.bootstrap import Services
+from service.principals import Unauthenticated
+from service.tokens import TokenVerifier
 
 
-def create_app(services: Services) -> FastAPI:
+class AuthenticatedRouter(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> Any:
+        """A WebSocket without valid credentials is closed at its first message (4403)."""
+        try:
+            context.authenticate()
+        except Unauthenticated as refusal:
+            raise ConnectionRejectionError(
+                {"code": Unauthenticated.code, "message": str(refusal)}
+            ) from None
+        return await super().on_ws_connect(context)
+
+
+def create_app(services: Services, tokens: TokenVerifier | None = None) -> FastAPI:
+    """`tokens` defaults to the verifier the settings configure (service.tokens)."""
+    if tokens is None:
+        from service.tokens import token_verifier
+
+        tokens = token_verifier(services.settings)
     app = FastAPI(title="dualtrack", docs_url=None, redoc_url=None)
     app.add_middleware(RequestSizeLimit)
     app.include_router(
-        GraphQLRouter(schema, context_getter=context_getter(services), graphql_ide="graphiql"),
+        AuthenticatedRouter(
+            schema, context_getter=context_getter(services, tokens), graphql_ide="graphiql"
+        ),
         prefix="/graphql",
     )
-    app.include_router(feed_router(services))
+    app.include_router(feed_router(services, tokens))
 
     @app.get("/health")
     def health() -> dict[str, str]:

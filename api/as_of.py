@@ -152,6 +152,7 @@ async def trainee_changes(
         raise InvalidCommand(f"fromVersion must be 0 or more, got {from_version}")
     if to_version is not None and to_version < 0:
         raise InvalidCommand(f"toVersion must be 0 or more, got {to_version}")
+    await info.context.readable_scope(trainee_id)
     records = info.context.services.records
     return await info.context.run(  # type: ignore[no-any-return]
         partial(_changes, records, trainee_id, from_version, to_version)

@@ -13,7 +13,9 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 INVALID_REQUEST = "GRAPHQL_VALIDATION_FAILED"
 # graphql-core's wording when a value does not fit its argument's type: the operation is
 # well formed, the data in it is not.
-BAD_VALUE_MARKERS = ("cannot represent", "Expected value of type", "got invalid value")
+BAD_VALUE_MARKERS = (
+    "cannot represent", "Expected value of type", "got invalid value", "does not exist in",
+)
 
 
 class CodedErrors(MaskErrors):

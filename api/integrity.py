@@ -15,8 +15,9 @@ import strawberry
 from api.errors import parse_id
 from api.types import Info
 from integrity.checkpoints import Checkpoint as SignedCheckpoint
-from service import positions
+from service import access, positions
 from service import verification as v
+from service.principals import Role
 
 
 @strawberry.type(description="What verifyIntegrity found.")
@@ -96,11 +97,18 @@ class ConsistencyProof:
 
 async def verify_integrity(info: Info, trainee_id: strawberry.ID | None = None) -> IntegrityReport:
     trainee = None if trainee_id is None else parse_id(trainee_id, "traineeId")
+    if trainee is None:
+        access.require_any(
+            info.context.principal, frozenset({Role.AUDITOR}), "verify the whole log"
+        )
+    else:
+        await info.context.readable_scope(trainee)
     report = await info.context.run(partial(info.context.services.evidence.verify, trainee))
     return IntegrityReport.of(report)
 
 
 async def checkpoints(info: Info, first: int | None = None) -> list[Checkpoint]:
+    info.context.authenticate()  # hashes only: any signed-in caller may check them
     signed = await info.context.run(info.context.services.evidence.checkpoints)
     newest_first = [Checkpoint.of(c) for c in reversed(signed)]
     return newest_first if first is None else newest_first[: max(first, 0)]
@@ -109,6 +117,7 @@ async def checkpoints(info: Info, first: int | None = None) -> list[Checkpoint]:
 async def inclusion_proof(
     info: Info, position: str, tree_size: int | None = None
 ) -> InclusionProof:
+    info.context.authenticate()
     found = await info.context.run(partial(
         info.context.services.evidence.inclusion,
         positions.decode(position, "position"),
@@ -127,6 +136,7 @@ async def inclusion_proof(
 async def consistency_proof(
     info: Info, from_size: int, to_size: int | None = None
 ) -> ConsistencyProof:
+    info.context.authenticate()
     found = await info.context.run(partial(
         info.context.services.evidence.consistency, from_size, to_size
     ))

@@ -10,15 +10,17 @@ needs, is not counted against the depth.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from graphql import DocumentNode, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.types.graphql import OperationType
 
 MAX_REQUEST_BYTES = 1 << 20
 MAX_QUERY_DEPTH = 12
@@ -30,7 +32,58 @@ def _is_introspection(field: Any) -> bool:
     return bool(field.field_name.startswith("__"))
 
 
+def unstorable(text: str) -> bool:
+    """NUL, which PostgreSQL refuses in text, or a lone surrogate, which no UTF-8 can hold:
+    accepted, either would be stored in an event that no projection can then write."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _literals(document: DocumentNode | None) -> list[str]:
+    found: list[str] = []
+
+    class Strings(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+            found.append(node.value)
+
+    if document is not None:
+        visit(document, Strings())
+    return found
+
+
+class StorableTextOnly(SchemaExtension):
+    """Refuses, before anything runs, a request whose texts could not be stored; and a
+    subscription sent over plain HTTP, which is served only over WebSocket."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        problem = None
+        texts = [*_strings(context.variables or {}), *_literals(context.graphql_document)]
+        if any(unstorable(text) for text in texts):
+            problem = "a text holds a NUL character or an unpaired surrogate; neither is stored"
+        elif (context.operation_type == OperationType.SUBSCRIPTION
+              and getattr(context.context, "connection_params", None) is None):
+            problem = "subscriptions are served over WebSocket (graphql-transport-ws) only"
+        if problem is not None:
+            context.pre_execution_errors = [
+                GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})
+            ]
+        yield
+
+
 EXTENSIONS: list[Callable[[], SchemaExtension]] = [
+    StorableTextOnly,
     lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH, should_ignore=_is_introspection),
     lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
     lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -56,7 +109,7 @@ class RequestSizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+            await self._refuse(send, 413, self._too_large)
             return
         chunks: list[bytes] = []
         size = 0
@@ -67,11 +120,16 @@ class RequestSizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await self._refuse(send)
+                await self._refuse(send, 413, self._too_large)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        try:
+            b"".join(chunks).decode("utf-8")
+        except UnicodeDecodeError:
+            await self._refuse(send, 400, "the request body is not UTF-8")
+            return
         replayed = False
 
         async def replay() -> Any:
@@ -83,12 +141,15 @@ class RequestSizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    @property
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.limit} bytes"
+
+    async def _refuse(self, send: Send, status: int, message: str) -> None:
         body = json.dumps({"errors": [{
-            "message": f"the request body is larger than {self.limit} bytes",
-            "extensions": {"code": "BAD_USER_INPUT"},
+            "message": message, "extensions": {"code": "BAD_USER_INPUT"},
         }]}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
+        await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         ]})
         await send({"type": "http.response.body", "body": body})

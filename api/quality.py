@@ -9,6 +9,8 @@ import strawberry
 from api.types import Info
 from domain import quality
 from projections import queries
+from service import access
+from service.principals import Role
 
 
 @strawberry.type
@@ -61,6 +63,9 @@ async def quality_figures(
     specialty: str | None = None,
     year: int | None = None,
 ) -> list[QualityFigure]:
+    base_id = access.confine_to_own(
+        info.context.principal, Role.BASE_ADMIN, base_id, "quality figures"
+    )
     completion, licence = await _sittings(info)
     if specialty is not None:
         specialty = info.context.services.records.regulations.specialty_name(specialty)
@@ -77,6 +82,9 @@ async def quality_figures(
 async def university_figures(
     info: Info, university: str | None = None, year: int | None = None
 ) -> list[UniversityFigure]:
+    university = access.confine_to_own(
+        info.context.principal, Role.SCHOOL_ADMIN, university, "university figures"
+    )
     _, licence = await _sittings(info)
     return [
         UniversityFigure.of(f)

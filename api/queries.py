@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 from typing import Annotated
+from uuid import UUID
 
 import strawberry
 
@@ -20,6 +21,7 @@ from api.integrity import (
     inclusion_proof,
     verify_integrity,
 )
+from api.personal import with_personal_fields
 from api.quality import QualityFigure, UniversityFigure, quality_figures, university_figures
 from api.types import Event, EventConnection, Info, Trainee, TraineeConnection
 from api.webhooks import (
@@ -31,23 +33,38 @@ from api.webhooks import (
 )
 from domain.errors import InvalidCommand
 from projections import queries
-from service import positions
+from service import access, positions
+from service.principals import Role
+
+LOOKUP_ROLES = frozenset({Role.BASE_ADMIN, Role.SCHOOL_ADMIN, Role.AUDITOR})
+MAX_NATIONAL_ID = 32
 
 
 async def event_page(
     info: Info, *, after: str | None, first: int | None, trainee_id: str | None = None,
     types: list[str] | None = None,
 ) -> EventConnection:
+    """Events of one trainee the caller may read, or of the bases whose feed it may read."""
+    context = info.context
     size = page_size(first, default=100)
-    rows = await info.context.run(
+    base_id = None
+    if trainee_id is None:
+        base_id = access.check_feed(context.principal, None)
+    else:
+        await context.readable_scope(UUID(trainee_id))
+    rows = await context.run(
         partial(
             queries.events_page,
-            info.context.services.engine,
+            context.services.engine,
             after_position=positions.decode(after),
             limit=size + 1,
             trainee_id=trainee_id,
             types=types,
+            base_id=base_id,
         )
+    )
+    rows = await context.run(
+        partial(with_personal_fields, context.services.records, context.principal, rows[:size + 1])
     )
     items = [Event.of(row) for row in rows[:size]]
     has_more = len(rows) > size
@@ -72,9 +89,28 @@ class Query:
             description="A version of the record, computed from its events up to it.")] = None,
     ) -> Trainee | None:
         trainee_id = parse_id(id, "id")
+        await info.context.readable_scope(trainee_id)
         if as_of is not None or version is not None:
             return await trainee_as_of(info, trainee_id, as_of=as_of, version=version)
         row = await info.context.trainees.load(str(trainee_id))
+        return None if row is None else Trainee(row=row)
+
+    @strawberry.field(
+        description="The trainee enrolled under a national ID, found by a keyed digest: the "
+        "ID itself is stored only encrypted (README, Personal data)."
+    )
+    async def trainee_by_national_id(self, info: Info, national_id: str) -> Trainee | None:
+        context = info.context
+        access.require_any(context.principal, LOOKUP_ROLES, "look trainees up by national ID")
+        if not 0 < len(national_id.strip()) <= MAX_NATIONAL_ID:
+            raise InvalidCommand(f"nationalId must be 1-{MAX_NATIONAL_ID} characters")
+        trainee_id = await context.run(
+            partial(context.services.records.find_by_national_id, national_id)
+        )
+        if trainee_id is None:
+            return None
+        await context.readable_scope(trainee_id)
+        row = await context.trainees.load(str(trainee_id))
         return None if row is None else Trainee(row=row)
 
     trainee_changes: TraineeChanges = strawberry.field(
@@ -95,6 +131,7 @@ class Query:
     ) -> TraineeConnection:
         size = page_size(first, default=50)
         after_id = None if after is None else str(_trainee_cursor(after))
+        visibility = access.visibility(info.context.principal)
         rows = await info.context.run(
             partial(
                 queries.list_trainees,
@@ -104,6 +141,7 @@ class Query:
                 cohort=cohort,
                 after_id=after_id,
                 limit=size + 1,
+                visibility=visibility,
             )
         )
         items = [Trainee(row=row) for row in rows[:size]]

@@ -15,9 +15,10 @@ from functools import partial
 
 import strawberry
 
+from api.personal import with_personal_fields
 from api.types import Event, Info
 from projections import queries
-from service import positions
+from service import access, positions
 
 PAGE = 500
 WAKE_AT_LEAST_EVERY = 5.0  # seconds: a subscriber re-reads even if no wake-up came
@@ -36,17 +37,21 @@ class Subscription:
         types: list[str] | None = None,
         base_id: strawberry.ID | None = None,
     ) -> AsyncGenerator[Event, None]:
-        services = info.context.services
+        context = info.context
+        services = context.services
+        base = access.check_feed(context.principal, None if base_id is None else str(base_id))
         scanned = positions.decode(after)
         while True:
             reached = await info.context.run(services.projector.position)
             while scanned < reached:
                 rows = await info.context.run(partial(
                     queries.events_page, services.engine, after_position=scanned,
-                    up_to_position=reached, limit=PAGE, types=types,
-                    base_id=None if base_id is None else str(base_id),
+                    up_to_position=reached, limit=PAGE, types=types, base_id=base,
                 ))
-                for row in rows:
+                shown = await context.run(partial(
+                    with_personal_fields, services.records, context.principal, rows
+                ))
+                for row in shown:
                     yield Event.of(row)
                 scanned = rows[-1]["position"] if len(rows) == PAGE else reached
             await services.progress.wait_beyond(scanned, WAKE_AT_LEAST_EVERY)

@@ -16,7 +16,7 @@ import strawberry
 from api.errors import page_size, parse_id
 from api.types import Info
 from domain.errors import InvalidCommand
-from service import positions
+from service import access, positions
 from service.webhooks import registry as r
 
 
@@ -190,16 +190,26 @@ async def webhooks(
     include_removed: Annotated[bool, strawberry.argument(
         description="Also list removed endpoints.")] = False,
 ) -> list[WebhookEndpoint]:
+    principal = info.context.principal
+    if not access.may_read_every_webhook(principal):
+        access.check_webhooks(principal, principal.base_id, write=False)
     found = await info.context.run(
         partial(info.context.services.webhooks.endpoints, include_removed)
     )
-    return [WebhookEndpoint.of(endpoint) for endpoint in found]
+    return [
+        WebhookEndpoint.of(endpoint)
+        for endpoint in found
+        if access.may_read_every_webhook(principal) or endpoint.base_id == principal.base_id
+    ]
 
 
 async def webhook(info: Info, id: strawberry.ID) -> WebhookEndpoint | None:
+    principal = info.context.principal
     found = await info.context.run(
         partial(info.context.services.webhooks.endpoint, parse_endpoint_id(id))
     )
+    if found is not None:
+        access.check_webhooks(principal, found.base_id, write=False)
     return None if found is None else WebhookEndpoint.of(found)
 
 
@@ -213,6 +223,11 @@ async def webhook_deliveries(
         description="A position (nextCursor, or an event's position).")] = None,
 ) -> WebhookDeliveryConnection:
     size = page_size(first, default=50)
+    endpoint = await info.context.run(
+        partial(info.context.services.webhooks.endpoint, _endpoint(endpoint_id))
+    )
+    if endpoint is not None:
+        access.check_webhooks(info.context.principal, endpoint.base_id, write=False)
     found = await info.context.run(partial(
         info.context.services.webhooks.deliveries,
         _endpoint(endpoint_id),

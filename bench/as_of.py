@@ -33,6 +33,7 @@ from domain import commands as c
 from projections import replay
 from service import bootstrap
 from service.clock import Clock, FixedClock
+from service.principals import system
 from service.records import TraineeRecords
 from service.regulations import load_regulations
 from service.settings import Settings
@@ -67,13 +68,13 @@ def build_trainee(settings: Settings, events: int) -> tuple[uuid.UUID, list[date
     services = bootstrap.build(settings, clock=clock)
     try:
         records = services.records
-        trainee_id = records.enroll(dataset.enroll_command(2 * 10**6), "bench").trainee_id
+        trainee_id = records.enroll(dataset.enroll_command(2 * 10**6), system("bench")).trainee_id
         times = [clock.now()]
         rotation = uuid.uuid4()
 
         def run(command: object, actor: str) -> None:
             clock.advance(minutes=STEP.total_seconds() / 60)
-            records.execute(command, actor)
+            records.execute(command, system(actor))
             times.append(clock.now())
 
         run(c.ScheduleRotation(trainee_id, rotation, "cardiology", 1, dataset.ROTATION_START,

@@ -7,7 +7,8 @@ from datetime import date
 
 from domain import commands as c
 from domain.trainee import NationalIdClaim, Trainee
-from service.records import TraineeRecords, national_id_claim_id
+from service.principals import system
+from service.records import TraineeRecords
 
 ROTATION_START, ROTATION_END = date(2025, 1, 1), date(2025, 12, 31)
 
@@ -27,13 +28,15 @@ def trainee_with_entries(
     records: TraineeRecords, serial: int, entries: int
 ) -> tuple[Trainee, NationalIdClaim, uuid.UUID]:
     """A trainee with one year-long rotation and `entries` handbook entries, unsaved."""
-    prov = records.provenance("bench")
+    prov = records.provenance(system("bench"))
     command = enroll_command(serial)
     regime = records.regulations.at_enrollment(
         command.specialty, records.settings.jurisdiction, command.enrolled_on
     )
     trainee = Trainee.enroll(command, regime, prov)
-    claim = NationalIdClaim.claim(national_id_claim_id(command.national_id), trainee.id, prov)
+    claim = NationalIdClaim.claim(
+        records.national_id_claim_id(command.national_id), trainee.id, prov
+    )
     rotation_id = uuid.uuid4()
     trainee.decide_schedule_rotation(
         c.ScheduleRotation(trainee.id, rotation_id, "cardiology", 1, ROTATION_START,

@@ -13,6 +13,8 @@ import httpx
 import uvicorn
 
 from service.bootstrap import Services
+from service.settings import Settings
+from service.tokens import mint
 
 # The handbook as the contract (shared/contract/minimum.graphql) asks for it.
 HANDBOOK = """query($t: ID!) { trainee(id: $t) {
@@ -59,6 +61,12 @@ def running_server(services: Services) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=STOP_TIMEOUT)
+
+
+def auditor_headers(settings: Settings) -> dict[str, str]:
+    """An auditor's bearer token: reads every trainee, as a regulator's portal does."""
+    token = mint(settings, roles=["auditor"], subject="bench-auditor")
+    return {"Authorization": f"Bearer {token}"}
 
 
 def handbook_client(client: httpx.Client, trainee_id: uuid.UUID) -> Callable[[], int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import secrets
 import statistics
 import time
 import uuid
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from bench import as_of, baselines, dataset, http_api
 from service import bootstrap, migrate
 from service.clock import Clock
+from service.principals import system
 from service.records import TraineeRecords
 from service.regulations import load_regulations
 from service.settings import Settings, normalise_database_url
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     sizes = QUICK if parser.parse_args(argv).quick else FULL
     with scratch_database() as url:
-        settings = Settings(database_url=url, snapshot_interval=SNAPSHOT_INTERVAL)
+        settings = Settings(database_url=url, snapshot_interval=SNAPSHOT_INTERVAL,
+                            token_secret=secrets.token_urlsafe(48))
         migrate.upgrade(settings)
         services = bootstrap.build(settings)
         try:
@@ -111,7 +114,7 @@ class Report:
         records.get_trainee(trainee.id)  # warm: the service's cache holds its trainees
         started = time.perf_counter()
         for n in range(self.sizes.commands):
-            records.execute(dataset.entry_command(trainee.id, rotation, n), "bench")
+            records.execute(dataset.entry_command(trainee.id, rotation, n), system("bench"))
         ours = self.sizes.commands / (time.perf_counter() - started)
         width = baselines.stored_event_width(self.dsn)
         raw = baselines.single_row_commits(self.dsn, self.sizes.commands, payload_size=width)
@@ -186,8 +189,9 @@ class Report:
         raw, raw_entries = baselines.handbook_rows_latencies(self.dsn, str(trainee_id),
                                                              self.sizes.queries)
         try:
+            auditor = http_api.auditor_headers(self.services.settings)
             with http_api.running_server(self.services) as url, \
-                    httpx.Client(base_url=url, timeout=60) as client:
+                    httpx.Client(base_url=url, timeout=60, headers=auditor) as client:
                 query = http_api.handbook_client(client, trainee_id)
                 returned = query()  # warm up, and check the answer is the whole handbook
                 if returned != entries:

@@ -15,7 +15,7 @@ from typing import Any
 
 from integrity.bundle import verify_bundle
 from integrity.checkpoints import Checkpoint, CheckpointSigner, IntegrityFailure, SigningKeyError
-from service import bootstrap, positions
+from service import bootstrap, personal_data, positions
 from service.settings import ConfigurationError, Settings
 
 FAILED = 1
@@ -92,12 +92,27 @@ def public_key(args: argparse.Namespace) -> None:
 
 
 def keygen(args: argparse.Namespace) -> None:
+    if args.personal_data:
+        _personal_data_keygen(args.file)
+        return
     try:
         CheckpointSigner.generate().to_file(args.file)
     except SigningKeyError as error:
         raise ConfigurationError(str(error)) from None
     print(f"wrote a new checkpoint-signing key to {args.file}; its public key is "
           f"{CheckpointSigner.from_file(args.file).public_key.hex()}", file=sys.stderr)
+
+
+def _personal_data_keygen(file: str) -> None:
+    try:
+        personal_data.write_key_file(file)
+    except FileExistsError:
+        raise ConfigurationError(f"{file} already exists; refusing to overwrite it") from None
+    except OSError as error:
+        raise ConfigurationError(f"cannot create {file}: {error.strerror}") from None
+    print(f"wrote a new personal-data encryption key to {file}; point "
+          f"{personal_data.KEY_VARIABLE} at it and keep a copy safe: without it the stored "
+          "events cannot be read", file=sys.stderr)
 
 
 def add_commands(commands: Any) -> None:
@@ -124,8 +139,11 @@ def add_commands(commands: Any) -> None:
     parser.set_defaults(run=verify_bundle_file)
     commands.add_parser("public-key", help="print the checkpoint-signing public key (hex)"
                         ).set_defaults(run=public_key)
-    parser = commands.add_parser("keygen", help="make a new checkpoint-signing key file")
+    parser = commands.add_parser("keygen", help="make a new checkpoint-signing key file "
+                                 "(or, with --personal-data, an event encryption key file)")
     parser.add_argument("file")
+    parser.add_argument("--personal-data", action="store_true",
+                        help="make the AES key for DUALTRACK_CIPHER_KEY_FILE instead")
     parser.set_defaults(run=keygen)
 
 

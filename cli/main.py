@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
-from cli import audit, relay
+from cli import audit, relay, tokens
 from cli import webhooks as webhook_commands
 from domain.errors import DomainError
 from service import bootstrap, migrate
@@ -42,6 +42,8 @@ def serve(args: argparse.Namespace) -> None:
     from api.app import create_app
 
     settings = Settings.from_env()
+    # Before anything is migrated or bound: serving without a key must stop at once.
+    verifier = tokens.serving_verifier(settings)
     if not args.no_migrate:
         migrate.upgrade(settings)
     services = bootstrap.build(settings)
@@ -49,7 +51,9 @@ def serve(args: argparse.Namespace) -> None:
         services.projector.catch_up()
     _say(f"dualtrack: serving {settings.describe_database()} at http://{args.host}:{args.port}/graphql")
     try:
-        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(
+            create_app(services, verifier), host=args.host, port=args.port, log_level="info"
+        )
     finally:
         services.close()
 
@@ -145,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     regulations_parser.set_defaults(run=regulations)
     audit.add_commands(commands)
+    tokens.add_commands(commands)
     relay.add_commands(commands)
     webhook_commands.add_commands(commands)
     return parser

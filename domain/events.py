@@ -73,12 +73,19 @@ class TraineeEnrolled(Aggregate.Created, TraineeEvent):
         trainee.policy_id = self.policy_id
 
 
+def _tutors_in(trainee: Any, tutor_id: str, department: str | None) -> None:
+    departments = trainee.tutors.setdefault(tutor_id, [])
+    if department not in departments:
+        departments.append(department)
+
+
 class TutorAssigned(TraineeEvent):
     tutor_id: str
     role: str
     department: str | None
 
     def apply(self, trainee: Any) -> None:
+        _tutors_in(trainee, self.tutor_id, self.department)
         if self.role == "FIRST_TUTOR":
             trainee.first_tutor_id = self.tutor_id
         elif self.role == "ROTATING_TUTOR" and self.department:
@@ -104,6 +111,8 @@ class RotationScheduled(TraineeEvent):
             "resident_duty": self.resident_duty,
             "completed_on": None,
         }
+        if self.tutor_id:
+            _tutors_in(trainee, self.tutor_id, self.department)
 
 
 class RotationCompleted(TraineeEvent):

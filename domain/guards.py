@@ -18,6 +18,9 @@ def text(field: str, value: str, *, limit: int = MAX_TEXT) -> str:
         raise InvalidCommand(f"{field} must not be empty")
     if len(cleaned) > limit:
         raise InvalidCommand(f"{field} is {len(cleaned)} characters long; the limit is {limit}")
+    if "\x00" in cleaned or any("\ud800" <= ch <= "\udfff" for ch in cleaned):
+        # Neither can be stored as text (PostgreSQL, UTF-8): refused, never half-written.
+        raise InvalidCommand(f"{field} holds a NUL character or an unpaired surrogate")
     return cleaned
 
 

@@ -44,7 +44,8 @@ class Trainee(Aggregate):
     every fact the rules read (see `facts`). Set by the events' apply methods."""
 
     # v2 keeps the facts the rules need; v1 snapshots were dropped by migration 0002.
-    class_version = 2
+    # v3 knows every tutor and where they tutor (access control); migration 0005 dropped v2.
+    class_version = 3
     enrolled_on: date
     pathway: str
     degree_category: str
@@ -60,6 +61,8 @@ class Trainee(Aggregate):
     def __init__(self) -> None:
         self.first_tutor_id: str | None = None
         self.rotating_tutors: dict[str, str] = {}
+        # tutor -> the departments they tutor this trainee in (None: no department)
+        self.tutors: dict[str, list[str | None]] = {}
         self.rotations: dict[str, dict[str, Any]] = {}
         self.entries: dict[str, dict[str, Any]] = {}
         # kind -> [number, date]; lists and dicts only, so snapshots transcode as JSON.

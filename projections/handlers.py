@@ -20,9 +20,10 @@ from domain import events as e
 from projections import tables as t
 from service.records import event_id
 
-# Personal fields that stay in the (encrypted, in time) event store and are never
-# copied into read models or the audit trail.
-PERSONAL_FIELDS = frozenset({"national_id"})
+# Personal fields stay in the encrypted event store: never copied into the audit trail,
+# whose rows feed registries, webhooks and the NATS relay (a registry with the
+# personal_data scope is given them from the events, by TraineeRecords.personal_fields).
+PERSONAL_FIELDS = frozenset({"national_id", "name"})
 ENVELOPE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "occurred_on"}
 )

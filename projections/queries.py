@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from domain.quality import Sitting
 from domain.values import AssessmentKind
 from projections import tables as t
+from projections.scopes import visible_to
+from service.access import Visibility
 
 Row = dict[str, Any]
 
@@ -42,8 +44,11 @@ def list_trainees(
     cohort: int | None,
     after_id: str | None,
     limit: int,
+    visibility: Visibility,
 ) -> list[Row]:
-    statement = sa.select(t.trainees).order_by(t.trainees.c.id).limit(limit)
+    statement = (
+        sa.select(t.trainees).where(visible_to(visibility)).order_by(t.trainees.c.id).limit(limit)
+    )
     if base_id is not None:
         statement = statement.where(t.trainees.c.base_id == base_id)
     if specialty is not None:

@@ -16,6 +16,7 @@ from service.clock import Clock
 from service.evidence import Evidence
 from service.forms import load_forms
 from service.ledger import CheckpointPolicy, Ledger
+from service.personal_data import KEY_VARIABLE
 from service.records import Outcome, TraineeRecords
 from service.regulations import load_regulations
 from service.settings import DEFAULT_SIGNING_KEY_PATH, ConfigurationError, Settings
@@ -58,7 +59,13 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         regulations=load_regulations(settings.regulations_dir),
         clock=clock or Clock(),
     )
-    check_database(records, settings)
+    try:
+        check_database(records, settings)
+        check_cipher_key(records, settings)
+    except ConfigurationError:
+        records.close()
+        records.recorder.datastore.engine.dispose()
+        raise
     ledger = Ledger(
         signing_key(settings),
         settings.log_origin,
@@ -125,3 +132,27 @@ def check_database(records: TraineeRecords, settings: Settings) -> None:
             f"the database {settings.describe_database()} has no dualtrack tables; "
             "run `dualtrack migrate` first"
         )
+
+
+def check_cipher_key(records: TraineeRecords, settings: Settings) -> None:
+    """Fails with one line if the stored events were encrypted with another key (or none),
+    rather than with a stack trace on the first read.
+
+    The oldest and the newest event are tried: one that opens shows the key is right, so
+    a single altered row is left to `dualtrack verify` to report, not mistaken for this.
+    """
+    recorder, cipher = records.recorder, records.mapper.cipher
+    newest = recorder.max_notification_id()
+    if not newest or cipher is None:
+        return
+    sample = [*recorder.select_notifications(start=None, limit=1),
+              *recorder.select_notifications(start=newest, limit=1)]
+    for stored in sample:
+        with contextlib.suppress(ValueError):
+            cipher.decrypt(stored.state)
+            return
+    raise ConfigurationError(
+        f"the events in {settings.describe_database()} were not encrypted with the key in "
+        f"{KEY_VARIABLE} ({settings.cipher_key_file}); restore the key they were written "
+        "with (without it they cannot be read)"
+    )

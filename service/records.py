@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,11 +13,14 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Transcoder
 
 from domain import commands as c
+from domain import events as e
 from domain.errors import Conflict, NotFound
 from domain.forms import AssessmentForm
 from domain.regulations import Regime, Regulations
 from domain.trainee import NationalIdClaim, Trainee
+from service import access, personal_data
 from service.clock import Clock
+from service.principals import Principal
 from service.settings import Settings
 from service.transcodings import DateAsISO
 
@@ -73,8 +76,9 @@ class Outcome:
     subject_id: UUID | None
 
 
-def national_id_claim_id(national_id: str) -> UUID:
-    digest = hashlib.sha256(national_id.strip().upper().encode()).hexdigest()
+def national_id_claim_id(lookup_key: bytes, national_id: str) -> UUID:
+    """Keyed, so the claim's id tells nothing about the ID to whoever lacks the key."""
+    digest = personal_data.national_id_digest(lookup_key, national_id)
     return uuid5(NAMESPACE, f"national-id:{digest}")
 
 
@@ -105,19 +109,20 @@ class TraineeRecords(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def provenance(self, actor: str) -> c.Provenance:
+    def provenance(self, principal: Principal) -> c.Provenance:
         recorded_at = self.clock.now()
         return c.Provenance(
-            actor=actor,
+            actor=principal.actor,
             recorded_at=recorded_at,
             today=recorded_at.astimezone(self.settings.zone).date(),
         )
 
-    def enroll(self, cmd: c.EnrollTrainee, actor: str) -> Outcome:
-        claim_id = national_id_claim_id(cmd.national_id)
+    def enroll(self, cmd: c.EnrollTrainee, principal: Principal) -> Outcome:
+        access.check_enrollment(principal, cmd)
+        claim_id = self.national_id_claim_id(cmd.national_id)
         if self._exists(claim_id):
             raise Conflict("a trainee with this national ID is already enrolled")
-        prov = self.provenance(actor)
+        prov = self.provenance(principal)
         regime = self.regulations.at_enrollment(
             cmd.specialty, cmd.jurisdiction or self.settings.jurisdiction, cmd.enrolled_on
         )
@@ -132,8 +137,9 @@ class TraineeRecords(Application[UUID]):
         )
         return Outcome(trainee_position, trainee.id, trainee.id)
 
-    def execute(self, cmd: Any, actor: str) -> Outcome:
-        """Decides a command against the trainee's current state and saves its events.
+    def execute(self, cmd: Any, principal: Principal) -> Outcome:
+        """Decides a command against the trainee's current state and saves its events,
+        if the principal may issue it on this trainee (service.access).
 
         A concurrent writer to the same trainee makes the save fail on the stream's
         version; the command is then decided again on the new state, a bounded number
@@ -142,7 +148,13 @@ class TraineeRecords(Application[UUID]):
         decide = DECISIONS[type(cmd)]
         for _ in range(self.settings.command_attempts):
             trainee = self.get_trainee(cmd.trainee_id)
-            decide(trainee, cmd, *self._decision_inputs(cmd, trainee), self.provenance(actor))
+            access.check_command(
+                principal, cmd, access.scope_of_state(trainee.id, trainee),
+                _department_of(cmd, trainee),
+            )
+            decide(
+                trainee, cmd, *self._decision_inputs(cmd, trainee), self.provenance(principal)
+            )
             try:
                 recordings = self.save(trainee)
             except IntegrityError:
@@ -198,6 +210,40 @@ class TraineeRecords(Application[UUID]):
     def _exists(self, aggregate_id: UUID) -> bool:
         return any(True for _ in self.events.get(aggregate_id, lte=1, limit=1))
 
+    @functools.cached_property
+    def lookup_key(self) -> bytes:
+        # From the key the library resolved, so lookups follow whatever key encrypts.
+        return personal_data.lookup_key(self.env.get("CIPHER_KEY", ""))
+
+    def national_id_claim_id(self, national_id: str) -> UUID:
+        return national_id_claim_id(self.lookup_key, national_id)
+
+    def find_by_national_id(self, national_id: str) -> UUID | None:
+        # The claim's one event names the trainee (the aggregate keeps nothing).
+        claim_id = self.national_id_claim_id(national_id)
+        claimed = next(iter(self.events.get(claim_id, lte=1, limit=1)), None)
+        return UUID(claimed.trainee_id) if isinstance(claimed, e.NationalIdClaimed) else None
+
+    def personal_fields(self, trainee_id: UUID) -> dict[str, str]:
+        """The personal fields kept only in the encrypted enrollment event (corrections
+        never change them), for callers entitled to see them."""
+        enrolled = next(iter(self.events.get(trainee_id, lte=1, limit=1)), None)
+        if not isinstance(enrolled, e.TraineeEnrolled):
+            raise NotFound(f"no trainee {trainee_id}")
+        # Named as the event names them, like the rest of the feed's `data`.
+        return {"name": enrolled.name, "national_id": enrolled.national_id}
+
+
+def _department_of(cmd: Any, trainee: Trainee) -> str | None:
+    """The department of the rotation a command is about, directly or through its entry;
+    None when it names no rotation the record knows (the decision then refuses it)."""
+    rotation_id = getattr(cmd, "rotation_id", None)
+    entry = trainee.entries.get(str(getattr(cmd, "entry_id", None)))
+    if entry is not None:
+        rotation_id = entry["rotation_id"]
+    rotation = trainee.rotations.get(str(rotation_id)) if rotation_id is not None else None
+    return None if rotation is None else str(rotation["department"])
+
 
 def _subject_id(cmd: Any) -> UUID | None:
     for name in SUBJECT_ID_FIELDS:
@@ -216,6 +262,9 @@ def library_env(settings: Settings) -> dict[str, str]:
         "SQLALCHEMY_URL": settings.database_url,
         "CREATE_TABLE": "no",
         "IS_SNAPSHOTTING_ENABLED": "y",
+        # Every stored event and snapshot is encrypted: it holds personal data.
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_KEY": personal_data.cipher_key(settings),
         # Trainees stay cached between commands; each load fast-forwards the cached copy
         # with whatever other writers stored since, so the cache is never stale.
         "AGGREGATE_CACHE_MAXSIZE": "2000",

@@ -13,6 +13,8 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SQLITE_PATH = Path("var") / "dualtrack.sqlite3"
 DEFAULT_SIGNING_KEY_PATH = Path("var") / "checkpoint-signing.key"
+DEFAULT_CIPHER_KEY_PATH = Path("var") / "personal-data.key"
+DEFAULT_DEV_TOKEN_SECRET_PATH = Path("var") / "dev-token.secret"
 PROJECTION_MODES = ("inline", "worker")
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 
@@ -58,6 +60,20 @@ class Settings:
     nats_stream: str = "DUALTRACK"
     nats_subject_prefix: str = "dualtrack.events"
     nats_duplicate_window_seconds: int = 120
+    # Bearer tokens (README, Access): an HS256 secret, or a PEM public key (RS256/ES256)
+    # or a JWKS file; the private key only lets `dualtrack token` mint asymmetric tokens.
+    token_secret: str | None = None
+    token_public_key_file: str | None = None
+    token_jwks_file: str | None = None
+    token_private_key_file: str | None = None
+    token_issuer: str = "dualtrack"
+    token_audience: str = "dualtrack"
+    # Development mode: without a configured key, serve with a secret made under var/ and
+    # say so loudly. Never for a deployment that holds real trainees.
+    dev_mode: bool = False
+    # The AES key that encrypts every stored event (README, Personal data): base64 of 16,
+    # 24 or 32 bytes, in this file; made on first start only at the default path.
+    cipher_key_file: str = str(DEFAULT_CIPHER_KEY_PATH)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +99,7 @@ class Settings:
             ),
             **_webhook_settings(env),
             **_nats_settings(env),
+            **_access_settings(env),
         )
         settings.validate()
         return settings
@@ -214,6 +231,25 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigurationError(f"{key} must be true or false, got {env[key]!r}")
+
+
+def _access_settings(env: Mapping[str, str]) -> dict[str, object]:
+    d = Settings
+
+    def optional(key: str) -> str | None:
+        return env.get(key, "").strip() or None
+
+    return {
+        # A secret is taken as it is: surrounding spaces may be part of it.
+        "token_secret": env.get("DUALTRACK_TOKEN_SECRET") or None,
+        "token_public_key_file": optional("DUALTRACK_TOKEN_PUBLIC_KEY_FILE"),
+        "token_jwks_file": optional("DUALTRACK_TOKEN_JWKS_FILE"),
+        "token_private_key_file": optional("DUALTRACK_TOKEN_PRIVATE_KEY_FILE"),
+        "token_issuer": optional("DUALTRACK_TOKEN_ISSUER") or d.token_issuer,
+        "token_audience": optional("DUALTRACK_TOKEN_AUDIENCE") or d.token_audience,
+        "dev_mode": _bool(env, "DUALTRACK_DEV_MODE", d.dev_mode),
+        "cipher_key_file": optional("DUALTRACK_CIPHER_KEY_FILE") or d.cipher_key_file,
+    }
 
 
 def _nats_settings(env: Mapping[str, str]) -> dict[str, object]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from eventsourcing.cryptography import AESCipher
 
 from integrity.checkpoints import CheckpointSigner
 from projections.tables import READ_MODEL_TABLES
@@ -104,13 +105,26 @@ def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+@pytest.fixture(scope="session")
+def cipher_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("keys") / "personal-data.key"
+    path.write_text(AESCipher.create_key(32) + "\n")
+    return str(path)
+
+
+# The HS256 secret the test settings verify tokens with (tests mint with it too).
+TEST_TOKEN_SECRET = "test-token-secret-" + "0123456789abcdef" * 2
+
+
 @pytest.fixture
-def settings(database_url: str, signing_key_file: str) -> Settings:
+def settings(database_url: str, signing_key_file: str, cipher_key_file: str) -> Settings:
     return Settings(
         database_url=database_url,
         snapshot_interval=10,
         regulations_dir=str(PROGRAMME_REGULATIONS),
         signing_key_file=signing_key_file,
+        cipher_key_file=cipher_key_file,
+        token_secret=TEST_TOKEN_SECRET,
     )
 
 

@@ -13,6 +13,7 @@ from datetime import date
 
 from domain import commands as c
 from service.bootstrap import Services
+from service.principals import system
 from tests.history import enroll
 from tests.scenarios import ENROLLED_ON, ROTATIONS, SPECIALTY
 
@@ -37,7 +38,7 @@ def rich_history(services: Services) -> Rich:
         rich.steps.append((name, work))
 
     def command(name: str, cmd: object, actor: str) -> None:
-        step(name, lambda: run(cmd, actor))
+        step(name, lambda: run(cmd, system(actor)))
 
     step("enroll", lambda: enroll(services, trainee_id=t, national_id="P-REPLAY-0001",
                                   specialty=SPECIALTY, enrolled_on=ENROLLED_ON, cohort=2023))

@@ -13,7 +13,8 @@ from datetime import date
 
 from domain import commands as c
 from service.bootstrap import Services
-from tests.history import enroll
+from service.principals import system
+from tests.history import as_system, enroll
 
 SPECIALTY = "programme medicine"
 ENROLLED_ON = date(2023, 9, 1)
@@ -38,7 +39,7 @@ def enroll_programme_trainee(services: Services, **changes: object) -> uuid.UUID
 
 def complete_training(services: Services, trainee: uuid.UUID, *, stage_one: bool = True) -> None:
     """Everything the handbook asks; `stage_one=False` skips the stage-1 rotation (R6)."""
-    run = services.records.execute
+    run = as_system(services)
     run(c.AssignTutor(trainee, "dr-first", "FIRST_TUTOR", ENROLLED_ON), "school")
     for department, stage, start, end, duty, entries, assessments in ROTATIONS:
         if stage == 1 and not stage_one:
@@ -69,13 +70,13 @@ def record_assessment(
         c.RecordAssessment(trainee, uuid.uuid4(), kind, on, "dr-assessor", rotation,
                            overall=(7 if passed else 2) if rated else None,
                            passed=None if rated else passed),
-        "dr-assessor",
+        system("dr-assessor"),
     )
 
 
 def license_and_certify(services: Services, trainee: uuid.UUID) -> None:
     """Licence (R7), completion exam (R9) and residency certificate, in that order."""
-    run = services.records.execute
+    run = as_system(services)
     run(c.GrantLicence(trainee, "L-110000", date(2025, 9, 1)), "registrar")
     run(c.RecordAssessment(trainee, uuid.uuid4(), "COMPLETION_EXAM", date(2026, 7, 1),
                            ratings={"theory": True, "clinicalSkills": True}), "examiner")
@@ -84,7 +85,7 @@ def license_and_certify(services: Services, trainee: uuid.UUID) -> None:
 
 def degree_work(services: Services, trainee: uuid.UUID) -> None:
     """R10: defense, clinical competence and a case analysis."""
-    run = services.records.execute
+    run = as_system(services)
     run(c.RecordThesisDefense(trainee, date(2026, 5, 20), True, ["prof-a", "prof-b"]), "school")
     run(c.RecordAssessment(trainee, uuid.uuid4(), "CLINICAL_COMPETENCE", date(2026, 5, 10),
                            passed=True), "school")

@@ -64,7 +64,8 @@ def test_the_service_refuses_to_start_on_a_bad_regulations_file(tmp_path: Path) 
         "    total_months: thirty\n    departments: []\n", encoding="utf-8")
     result = dualtrack("serve", "--port", "1", env={
         "DUALTRACK_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-        "DUALTRACK_REGULATIONS_DIR": str(tmp_path / "regulations")})
+        "DUALTRACK_REGULATIONS_DIR": str(tmp_path / "regulations"),
+        "DUALTRACK_TOKEN_SECRET": "a-token-secret-for-this-test-" + "0123456789abcdef"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"dualtrack: error: {standards / 'ward.yaml'}:6: versions[0].total_months: "
@@ -93,7 +94,8 @@ def test_migrate_without_a_url_creates_the_sqlite_file_under_var(tmp_path: Path)
 def test_rebuild_reports_events_per_second(services: bootstrap.Services,
                                            settings: Settings) -> None:
     enroll(services)
-    result = dualtrack("rebuild", env={"DUALTRACK_DATABASE_URL": settings.database_url})
+    result = dualtrack("rebuild", env={"DUALTRACK_DATABASE_URL": settings.database_url,
+                                       "DUALTRACK_CIPHER_KEY_FILE": settings.cipher_key_file})
     assert result.returncode == 0, result.stderr
     assert "rebuilt read models from 2 events" in result.stderr
     assert "events/s" in result.stderr
@@ -107,7 +109,8 @@ def test_the_worker_projects_what_another_process_wrote(services: bootstrap.Serv
     with log.open("w") as output:
         worker = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "project"], cwd=REPO,
-            env=_env({"DUALTRACK_DATABASE_URL": settings.database_url}),
+            env=_env({"DUALTRACK_DATABASE_URL": settings.database_url,
+                      "DUALTRACK_CIPHER_KEY_FILE": settings.cipher_key_file}),
             stdout=output, stderr=subprocess.STDOUT,
         )
     try:
@@ -136,26 +139,36 @@ def free_port() -> int:
 
 
 def test_the_readme_first_command_serves_graphql_on_sqlite(tmp_path: Path) -> None:
+    """`make serve` (development mode), then the README's token in GraphiQL's headers."""
+    dev_mode = {"DUALTRACK_DEV_MODE": "1"}
+    minted = dualtrack("token", "--role", "base_admin", "--role", "school_admin", "--subject",
+                       "registrar", "--base", "base-1", "--university", "Peking University",
+                       env=dev_mode, cwd=tmp_path)
+    assert minted.returncode == 0, minted.stderr
+    headers = {"Authorization": f"Bearer {minted.stdout.strip()}"}
     port = free_port()
     log = tmp_path / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=tmp_path,
-            env=_env(None), stdout=output, stderr=subprocess.STDOUT,
+            env=_env(dev_mode), stdout=output, stderr=subprocess.STDOUT,
         )
     try:
         url = f"http://127.0.0.1:{port}/graphql"
+        query = {"query": "{ trainees { items { id } hasMore } }"}
         deadline = time.monotonic() + 60
         answer = None
         while time.monotonic() < deadline:
             assert server.poll() is None, log.read_text()
             try:
-                answer = httpx.post(url, json={"query": "{ trainees { items { id } hasMore } }"})
+                answer = httpx.post(url, json=query, headers=headers)
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
         assert answer is not None and answer.status_code == 200
         assert answer.json() == {"data": {"trainees": {"items": [], "hasMore": False}}}
+        anonymous = httpx.post(url, json=query).json()
+        assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", anonymous
         graphiql = httpx.get(url, headers={"Accept": "text/html"})
         assert "graphiql" in graphiql.text.lower()
         assert (tmp_path / "var" / "dualtrack.sqlite3").exists()

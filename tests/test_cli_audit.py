@@ -23,6 +23,7 @@ def env(settings: Settings) -> dict[str, str]:
     return {
         "DUALTRACK_DATABASE_URL": settings.database_url,
         "DUALTRACK_SIGNING_KEY_FILE": settings.signing_key_file,
+        "DUALTRACK_CIPHER_KEY_FILE": settings.cipher_key_file,
         "DUALTRACK_REGULATIONS_DIR": str(settings.regulations_dir),
     }
 
@@ -84,9 +85,12 @@ def test_an_exported_bundle_verifies_offline_and_a_tampered_one_does_not(
 
     document = json.loads(bundle.read_text())
     event = document["events"][4]
-    state = json.loads(base64.b64decode(event["state"]))
+    # an insider holding the encryption key too: the edit is a well-formed event
+    cipher = services.records.mapper.cipher
+    assert cipher is not None
+    state = json.loads(cipher.decrypt(base64.b64decode(event["state"])))
     state["description"] = "a procedure that never happened"
-    event["state"] = base64.b64encode(json.dumps(state).encode()).decode()
+    event["state"] = base64.b64encode(cipher.encrypt(json.dumps(state).encode())).decode()
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(document))
     failed = dualtrack("verify-bundle", str(tampered), "--public-key", key, env={}, cwd=offline)

@@ -11,6 +11,7 @@ from domain import commands as c
 from projections import tables as t
 from service import bootstrap
 from service.clock import FixedClock
+from service.principals import system
 from service.settings import Settings
 from tests.history import enroll
 
@@ -25,7 +26,8 @@ def test_worker_mode_projects_the_write_itself_when_no_worker_is_running(
     try:
         trainee_id = enroll(services, pathway="RESIDENT_ONLY", licensed_at_enrollment=True)
         outcome = services.records.execute(
-            c.AssignTutor(trainee_id, "dr-qian", "FIRST_TUTOR", date(2024, 9, 1)), "registrar"
+            c.AssignTutor(trainee_id, "dr-qian", "FIRST_TUTOR", date(2024, 9, 1)),
+            system("registrar"),
         )
         services.after_write(outcome)
         assert services.projector.position() >= outcome.notification_id

@@ -20,8 +20,10 @@ from api.app import create_app
 from service import bootstrap
 from service.bootstrap import Services
 from service.clock import FixedClock
+from service.principals import system
 from service.settings import Settings
 from tests.api.test_live_feed import Writing, committed, subscribe
+from tests.callers import AUDITOR
 from tests.servers import serving
 from tests.test_relay import (
     RelayProcess,
@@ -69,9 +71,11 @@ def test_subscriber_webhook_and_stream_each_hold_every_event_in_order(
     ).serving() as receiver:
         _, receiver.secret = services.webhooks.register(
             url=receiver.url, types=None, base_id=None, description="all events",
-            from_position="0000000000000000", actor="registry-admin")
+            from_position="0000000000000000", by=system("registry-admin"))
+        # The subscriber reads every base's events, as an auditor may.
+        credentials = AUDITOR.authorization(settings)
         listening = threading.Thread(target=lambda: asyncio.run(
-            subscribe(url, subscribed, until=finished, want=want)))
+            subscribe(url, subscribed, credentials=credentials, until=finished, want=want)))
         listening.start()
         worker = start_worker(settings, log)
         relay = RelayProcess(relay_env(settings, stream), log)

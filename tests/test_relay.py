@@ -34,6 +34,7 @@ from projections.queries import events_page
 from service import relay
 from service.bootstrap import Services
 from service.feed import cloud_event
+from service.principals import system
 from service.settings import Settings
 from tests.history import enroll, realistic
 from tests.test_cli import REPO, _env, dualtrack, free_port
@@ -174,7 +175,8 @@ def wait_until(condition: Callable[[], bool], what: str, seconds: float = 30,
 
 
 def relay_env(settings: Settings, stream: Stream) -> dict[str, str]:
-    return {"DUALTRACK_DATABASE_URL": settings.database_url, **stream.env}
+    return {"DUALTRACK_DATABASE_URL": settings.database_url,
+            "DUALTRACK_CIPHER_KEY_FILE": settings.cipher_key_file, **stream.env}
 
 
 def projected(services: Services) -> list[dict[str, Any]]:
@@ -221,9 +223,9 @@ def test_thousands_of_concurrent_events_reach_the_stream_once_each_in_commit_ord
             rotation = uuid.uuid4()
             services.records.execute(c.ScheduleRotation(
                 trainee, rotation, "cardiology", 1, ROTATION_START, ROTATION_END,
-                tutor_id="dr-relay"), "base")
+                tutor_id="dr-relay"), system("base"))
             for k in range(ENTRIES_PER_WRITER):
-                services.records.execute(entry_command(trainee, rotation, k), f"writer-{n}")
+                services.records.execute(entry_command(trainee, rotation, k), system(f"writer-{n}"))
         except BaseException as error:  # noqa: BLE001 - reported by the test below
             failures.append(error)
 

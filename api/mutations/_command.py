@@ -1,4 +1,5 @@
-"""What every mutation does: run the command off the event loop, make it readable, report."""
+"""What every mutation does: run the command as the caller, off the event loop, make it
+readable, report. Whether the caller may is decided by the application (service.access)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from service import positions
 
 async def run_command(info: Info, build: Callable[[], Any]) -> CommandResult:
     context = info.context
-    actor = context.actor
+    principal = context.principal
     services = context.services
 
     def work() -> CommandResult:
         command = build()
         if isinstance(command, EnrollTrainee):
-            outcome = services.records.enroll(command, actor)
+            outcome = services.records.enroll(command, principal)
         else:
-            outcome = services.records.execute(command, actor)
+            outcome = services.records.execute(command, principal)
         services.after_write(outcome)
         return CommandResult(
             position=positions.encode(outcome.notification_id),

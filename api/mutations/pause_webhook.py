@@ -13,6 +13,6 @@ from api.webhooks import WebhookEndpoint, parse_endpoint_id
 async def pause_webhook(info: Info, id: strawberry.ID) -> WebhookEndpoint:
     context = info.context
     endpoint = await context.run(
-        partial(context.services.webhooks.pause, parse_endpoint_id(id), context.actor)
+        partial(context.services.webhooks.pause, parse_endpoint_id(id), context.principal)
     )
     return WebhookEndpoint.of(endpoint)

@@ -15,5 +15,5 @@ async def redeliver_dead_letters(info: Info, endpoint_id: strawberry.ID) -> int:
     return await context.run(partial(  # type: ignore[no-any-return]
         context.services.webhooks.redeliver_dead_letters,
         parse_endpoint_id(endpoint_id, "endpointId"),
-        context.actor,
+        context.principal,
     ))

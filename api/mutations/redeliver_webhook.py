@@ -13,6 +13,6 @@ from api.webhooks import WebhookDelivery, parse_delivery_id
 async def redeliver_webhook(info: Info, delivery_id: strawberry.ID) -> WebhookDelivery:
     context = info.context
     delivery = await context.run(partial(
-        context.services.webhooks.redeliver, parse_delivery_id(delivery_id), context.actor
+        context.services.webhooks.redeliver, parse_delivery_id(delivery_id), context.principal
     ))
     return WebhookDelivery.of(delivery)

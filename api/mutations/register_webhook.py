@@ -28,6 +28,6 @@ async def register_webhook(
     endpoint, secret = await context.run(partial(
         context.services.webhooks.register,
         url=url, types=types, base_id=base_id, description=description,
-        from_position=from_position, actor=context.actor,
+        from_position=from_position, by=context.principal,
     ))
     return RegisteredWebhook(endpoint=WebhookEndpoint.of(endpoint), secret=secret)

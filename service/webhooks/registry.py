@@ -19,8 +19,9 @@ from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 
 from domain import events
 from domain.errors import Conflict, InvalidCommand, NotFound
-from service import positions
+from service import access, positions
 from service.clock import Clock
+from service.principals import Principal, Role
 from service.webhooks import tables as w
 from service.webhooks.signing import new_secret
 
@@ -144,7 +145,7 @@ class Webhooks:
         base_id: str | None,
         description: str | None,
         from_position: str | None,
-        actor: str,
+        by: Principal,
     ) -> tuple[Endpoint, str]:
         """Adds an endpoint; returns it with its secret, which is never shown again.
 
@@ -154,6 +155,10 @@ class Webhooks:
         url = check_url(url, self.allow_http)
         wanted = check_types(types)
         base_id = check_base_id(base_id)
+        if base_id is None and by.has(Role.REGISTRY) and not by.system:
+            base_id = by.base_id  # a registry's endpoint gets its own base's events
+        access.check_webhooks(by, base_id, write=True)
+        actor = by.actor
         description = check_description(description)
         head = self.head()
         start = head if from_position is None else positions.decode(from_position, "fromPosition")
@@ -177,18 +182,30 @@ class Webhooks:
         assert endpoint is not None
         return endpoint, secret
 
-    def pause(self, endpoint_id: str, actor: str) -> Endpoint:
-        return self._move(endpoint_id, actor, "PAUSED", (w.ACTIVE,), w.PAUSED)
+    def pause(self, endpoint_id: str, by: Principal) -> Endpoint:
+        return self._move(endpoint_id, by, "PAUSED", (w.ACTIVE,), w.PAUSED)
 
-    def resume(self, endpoint_id: str, actor: str) -> Endpoint:
-        return self._move(endpoint_id, actor, "RESUMED", (w.PAUSED,), w.ACTIVE)
+    def resume(self, endpoint_id: str, by: Principal) -> Endpoint:
+        return self._move(endpoint_id, by, "RESUMED", (w.PAUSED,), w.ACTIVE)
 
-    def remove(self, endpoint_id: str, actor: str) -> Endpoint:
-        return self._move(endpoint_id, actor, "REMOVED", (w.ACTIVE, w.PAUSED), w.REMOVED)
+    def remove(self, endpoint_id: str, by: Principal) -> Endpoint:
+        return self._move(endpoint_id, by, "REMOVED", (w.ACTIVE, w.PAUSED), w.REMOVED)
+
+    def check_managed_by(self, endpoint_id: str, by: Principal) -> Endpoint:
+        """The endpoint, if `by` may manage it (service.access); NotFound if there is none.
+        Who may manage no webhook at all learns nothing of which ids exist."""
+        access.require_any(by, frozenset({Role.REGISTRY}), "manage webhooks")
+        endpoint = self.endpoint(endpoint_id)
+        if endpoint is None:
+            raise NotFound(f"no webhook with id {endpoint_id}")
+        access.check_webhooks(by, endpoint.base_id, write=True)
+        return endpoint
 
     def _move(
-        self, endpoint_id: str, actor: str, action: str, sources: tuple[str, ...], target: str
+        self, endpoint_id: str, by: Principal, action: str, sources: tuple[str, ...], target: str
     ) -> Endpoint:
+        self.check_managed_by(endpoint_id, by)
+        actor = by.actor
         now = self.clock.now()
         e = w.endpoints.c
         with self.datastore.transaction(commit=True) as session:
@@ -213,8 +230,14 @@ class Webhooks:
         assert endpoint is not None
         return endpoint
 
-    def redeliver(self, delivery_id: int, actor: str) -> Delivery:
+    def redeliver(self, delivery_id: int, by: Principal) -> Delivery:
         """Puts a dead letter back in the queue: it is tried again now, with a new window."""
+        access.require_any(by, frozenset({Role.REGISTRY}), "manage webhooks")
+        delivery = self.delivery(delivery_id)
+        if delivery is None:
+            raise NotFound(f"no webhook delivery with id {delivery_id}")
+        self.check_managed_by(delivery.endpoint_id, by)
+        actor = by.actor
         now = self.clock.now()
         d = w.deliveries.c
         with self.datastore.transaction(commit=True) as session:
@@ -240,8 +263,10 @@ class Webhooks:
         assert found is not None
         return found
 
-    def redeliver_dead_letters(self, endpoint_id: str, actor: str) -> int:
+    def redeliver_dead_letters(self, endpoint_id: str, by: Principal) -> int:
         """Requeues every dead letter of an endpoint; returns how many."""
+        self.check_managed_by(endpoint_id, by)
+        actor = by.actor
         now = self.clock.now()
         d = w.deliveries.c
         with self.datastore.transaction(commit=True) as session:

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 
 from api.app import create_app
 from service.bootstrap import Services
+from service.settings import Settings
+from tests.callers import STAFF, Caller
 
 ENROLL = """
 mutation($input: EnrollTraineeInput!) {
@@ -31,29 +33,36 @@ def enrollment(**changes: Any) -> dict[str, Any]:
 
 
 class GraphQL:
-    """Posts GraphQL requests to the app, in process (ASGI) or to a URL over the network."""
+    """Posts GraphQL requests to the app, in process (ASGI) or to a URL over the network,
+    as a caller (tests.callers; STAFF unless told; None sends no credentials)."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport, base_url: str = "http://dualtrack"):
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        settings: Settings,
+        base_url: str = "http://dualtrack",
+    ):
         self.transport = transport
+        self.settings = settings
         self.base_url = base_url
 
     async def _post(self, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
         async with httpx.AsyncClient(transport=self.transport, base_url=self.base_url) as client:
             return await client.post("/graphql", json=body, headers=headers)
 
-    def __call__(self, query: str, actor: str | None = "staff-1", **variables: Any) -> Any:
-        headers = {} if actor is None else {"X-Actor": actor}
+    def __call__(self, query: str, as_: Caller | None = STAFF, **variables: Any) -> Any:
+        headers = {} if as_ is None else as_.authorization(self.settings)
         response = asyncio.run(self._post({"query": query, "variables": variables}, headers))
         assert response.status_code == 200, response.text
         return response.json()
 
-    def ok(self, query: str, actor: str | None = "staff-1", **variables: Any) -> Any:
-        body = self(query, actor=actor, **variables)
+    def ok(self, query: str, as_: Caller | None = STAFF, **variables: Any) -> Any:
+        body = self(query, as_=as_, **variables)
         assert "errors" not in body, body
         return body["data"]
 
-    def error(self, query: str, actor: str | None = "staff-1", **variables: Any) -> Any:
-        body = self(query, actor=actor, **variables)
+    def error(self, query: str, as_: Caller | None = STAFF, **variables: Any) -> Any:
+        body = self(query, as_=as_, **variables)
         assert body.get("errors"), body
         return body["errors"][0]
 
@@ -70,4 +79,4 @@ def event_count(services: Services) -> int:
 
 @pytest.fixture
 def gql(services: Services) -> GraphQL:
-    return GraphQL(httpx.ASGITransport(app=create_app(services)))
+    return GraphQL(httpx.ASGITransport(app=create_app(services)), services.settings)

@@ -11,7 +11,6 @@ from projections import replay
 from projections import tables as rm
 from service.bootstrap import Services
 from service.clock import FixedClock
-from service.records import national_id_claim_id
 from tests.api.conftest import GraphQL
 from tests.rich_history import Rich, rich_history
 
@@ -209,7 +208,8 @@ def test_bad_arguments_are_refused_by_name_and_before_enrollment_is_null(
     assert read(gql, rich.trainee_id, asOf=stamp(before)) is None
     assert read(gql, rich.trainee_id, version=0) is None
     assert read(gql, uuid.uuid4(), asOf=stamp(clock.now())) is None
-    claim = national_id_claim_id("P-REPLAY-0001")  # never told apart from no trainee
+    # a national-ID claim is never told apart from no trainee
+    claim = services.records.national_id_claim_id("P-REPLAY-0001")
     assert read(gql, claim, version=5) is None and read(gql, claim, version=1) is None
     assert gql.error(CHANGES, id=str(claim), **{"from": 0})["extensions"]["code"] == "NOT_FOUND"
     beyond = gql.error(TRAINEE, id=t, version=latest + 1)

@@ -11,6 +11,8 @@ from integrity import merkle
 from integrity.checkpoints import Checkpoint, verify_checkpoint
 from service.bootstrap import Services
 from tests.api.conftest import GraphQL, event_count
+from tests.callers import trainee as trainee_
+from tests.callers import tutor
 
 TRAIL = """
 query($t: ID!) {
@@ -56,9 +58,10 @@ def kept_handbook(gql: GraphQL) -> tuple[str, str]:
 
 def test_business_time_recorded_time_and_who_side_by_side(gql: GraphQL) -> None:
     trainee, rotation = kept_handbook(gql)
-    timely = gql.ok(ENTRY, t=trainee, r=rotation, on="2026-11-20", what="pneumonia")
-    late = gql.ok(ENTRY, t=trainee, r=rotation, on="2026-09-10", what="heart failure",
-                  actor="resident-li")
+    timely = gql.ok(ENTRY, as_=trainee_(trainee),
+                    t=trainee, r=rotation, on="2026-11-20", what="pneumonia")
+    late = gql.ok(ENTRY, as_=trainee_(trainee), t=trainee, r=rotation, on="2026-09-10",
+                  what="heart failure")
     by_position = {item["position"]: item for item in trail(gql, trainee)}
     on_time, behind = (by_position[timely["recordRotationEntry"]["position"]],
                        by_position[late["recordRotationEntry"]["position"]])
@@ -66,15 +69,15 @@ def test_business_time_recorded_time_and_who_side_by_side(gql: GraphQL) -> None:
     assert (on_time["lagDays"], on_time["late"], on_time["backdated"]) == (2, False, False)
     # 73 days after the fact, and dated before the entry already on the record.
     assert (behind["lagDays"], behind["late"], behind["backdated"]) == (73, True, True)
-    assert behind["actor"] == "resident-li"
+    assert behind["actor"] == trainee  # the trainee, from their token
 
 
 def test_a_correction_stands_beside_what_it_corrects(gql: GraphQL, services: Services) -> None:
     trainee, rotation = kept_handbook(gql)
-    recorded = gql.ok(ENTRY, t=trainee, r=rotation, on="2026-11-20",
+    recorded = gql.ok(ENTRY, as_=trainee_(trainee), t=trainee, r=rotation, on="2026-11-20",
                       what="pnuemonia")["recordRotationEntry"]
-    gql.ok(SIGN, t=trainee, e=recorded["id"])
-    corrected = gql.ok(CORRECT, t=trainee, e=recorded["id"], on="2026-11-19",
+    gql.ok(SIGN, as_=tutor("dr-wang"), t=trainee, e=recorded["id"])
+    corrected = gql.ok(CORRECT, as_=trainee_(trainee), t=trainee, e=recorded["id"], on="2026-11-19",
                        what="community-acquired pneumonia",
                        why="misspelt, and seen the day before")["correctRotationEntry"]
 
@@ -90,12 +93,14 @@ def test_a_correction_stands_beside_what_it_corrects(gql: GraphQL, services: Ser
     assert correction["corrects"] == recorded["position"]
     assert correction["data"]["reason"] == "misspelt, and seen the day before"
 
-    retracted = gql.ok(RETRACT, t=trainee, e=recorded["id"])["retractRotationEntry"]
+    retracted = gql.ok(RETRACT, as_=trainee_(trainee),
+                       t=trainee, e=recorded["id"])["retractRotationEntry"]
     original = {item["position"]: item for item in trail(gql, trainee)}[recorded["position"]]
     assert original["correctedBy"] == [corrected["position"], retracted["position"]]
 
     before = event_count(services)
-    refused = gql.error(CORRECT, t=trainee, e=recorded["id"], on="2026-11-19", what="x",
+    refused = gql.error(CORRECT, as_=trainee_(trainee),
+                        t=trainee, e=recorded["id"], on="2026-11-19", what="x",
                         why="again")
     assert "retracted" in refused["message"]
     assert event_count(services) == before
@@ -103,12 +108,14 @@ def test_a_correction_stands_beside_what_it_corrects(gql: GraphQL, services: Ser
 
 def test_a_correction_is_checked_like_an_entry(gql: GraphQL, services: Services) -> None:
     trainee, rotation = kept_handbook(gql)
-    entry = gql.ok(ENTRY, t=trainee, r=rotation, on="2026-11-20",
+    entry = gql.ok(ENTRY, as_=trainee_(trainee), t=trainee, r=rotation, on="2026-11-20",
                    what="pneumonia")["recordRotationEntry"]["id"]
     before = event_count(services)
-    outside = gql.error(CORRECT, t=trainee, e=entry, on="2026-08-01", what="x", why="y")
+    outside = gql.error(CORRECT, as_=trainee_(trainee),
+                        t=trainee, e=entry, on="2026-08-01", what="x", why="y")
     assert "is outside rotation" in outside["message"]
-    blank = gql.error(CORRECT, t=trainee, e=entry, on="2026-11-20", what="x", why="  ")
+    blank = gql.error(CORRECT, as_=trainee_(trainee),
+                      t=trainee, e=entry, on="2026-11-20", what="x", why="  ")
     assert "reason must not be empty" in blank["message"]
     assert event_count(services) == before
 
@@ -117,7 +124,7 @@ def test_every_hash_in_the_trail_is_the_sealed_one_and_proves_into_a_checkpoint(
     gql: GraphQL, services: Services
 ) -> None:
     trainee, rotation = kept_handbook(gql)
-    gql.ok(ENTRY, t=trainee, r=rotation, on="2026-11-20", what="pneumonia")
+    gql.ok(ENTRY, as_=trainee_(trainee), t=trainee, r=rotation, on="2026-11-20", what="pneumonia")
     services.evidence.checkpoint()
     with services.engine.connect() as connection:
         sealed = dict(connection.execute(sa.text(
@@ -157,14 +164,15 @@ def test_the_event_tables_only_grow(gql: GraphQL, services: Services) -> None:
     """Nothing the service does, corrections and rebuilds included, updates or deletes a
     stored event or a piece of evidence: every earlier row is still there, byte for byte."""
     trainee, rotation = kept_handbook(gql)
-    first = gql.ok(ENTRY, t=trainee, r=rotation, on="2026-11-20",
+    first = gql.ok(ENTRY, as_=trainee_(trainee), t=trainee, r=rotation, on="2026-11-20",
                    what="pneumonia")["recordRotationEntry"]["id"]
     services.evidence.checkpoint()
     before = evidence_rows(services)
 
-    gql.ok(SIGN, t=trainee, e=first)
-    gql.ok(CORRECT, t=trainee, e=first, on="2026-11-20", what="pneumonia, severe", why="detail")
-    gql.ok(RETRACT, t=trainee, e=first)
+    gql.ok(SIGN, as_=tutor("dr-wang"), t=trainee, e=first)
+    gql.ok(CORRECT, as_=trainee_(trainee),
+           t=trainee, e=first, on="2026-11-20", what="pneumonia, severe", why="detail")
+    gql.ok(RETRACT, as_=trainee_(trainee), t=trainee, e=first)
     services.projector.rebuild()
     services.evidence.checkpoint()
     after = evidence_rows(services)

@@ -31,7 +31,9 @@ from domain.errors import Conflict
 from service import bootstrap
 from service.bootstrap import Services
 from service.clock import FixedClock
+from service.principals import system
 from service.settings import Settings
+from tests.callers import AUDITOR, registry
 from tests.history import enroll
 from tests.servers import serving
 
@@ -59,7 +61,7 @@ class Writing:
             rotation = uuid.uuid4()
             self.services.records.execute(c.ScheduleRotation(
                 trainee, rotation, "cardiology", 1, date(2024, 9, 1), date(2024, 12, 1),
-                "dr-wang"), "base")
+                "dr-wang"), system("base"))
             self.trainees[base], self.rotations[base] = trainee, rotation
         self.services.projector.catch_up()
 
@@ -77,7 +79,7 @@ class Writing:
                     self.trainees[base], uuid.uuid4(), self.rotations[base], "CASE",
                     date(2024, 9, 2 + n % 20), f"case {writer}-{n}")
                 try:
-                    outcome = self.services.records.execute(command, f"writer-{writer}")
+                    outcome = self.services.records.execute(command, system(f"writer-{writer}"))
                 except Conflict:
                     continue  # refused, so never acknowledged: it must not appear
                 self.services.after_write(outcome)
@@ -106,7 +108,10 @@ def test_the_json_feed_paged_during_writes_holds_every_event_once_in_order(
 ) -> None:
     writing.prepare()
     seen: list[tuple[str, str]] = []
-    with serving(create_app(services)) as url, httpx.Client(base_url=url, timeout=30) as http:
+    auditor = AUDITOR.authorization(services.settings)
+    with serving(create_app(services)) as url, httpx.Client(
+        base_url=url, timeout=30, headers=auditor
+    ) as http:
         threads = writing.run()
         after = None
         deadline = time.monotonic() + DEADLINE_SECONDS
@@ -126,24 +131,37 @@ def test_the_json_feed_paged_during_writes_holds_every_event_once_in_order(
 
 
 def test_the_json_feed_refuses_what_it_did_not_issue(services: Services) -> None:
-    with serving(create_app(services)) as url, httpx.Client(base_url=url, timeout=30) as http:
+    auditor = AUDITOR.authorization(services.settings)
+    with serving(create_app(services)) as url, httpx.Client(
+        base_url=url, timeout=30, headers=auditor
+    ) as http:
         bad_cursor = http.get("/feed/events", params={"after": "yesterday"})
         too_many = http.get("/feed/events", params={"limit": 5000})
         bad_id = http.get("/feed/events", params={"traineeId": "nobody"})
+        anonymous = http.get("/feed/events", headers={"Authorization": ""})
+        forged = http.get("/feed/events", headers={"Authorization": "Bearer not.a.token"})
+        elsewhere = http.get("/feed/events", params={"baseId": "base-2"},
+                             headers=registry("base-1").authorization(services.settings))
     assert bad_cursor.status_code == too_many.status_code == bad_id.status_code == 400
     assert "not a cursor this service issued" in bad_cursor.json()["error"]["message"]
     assert "limit must be between 1 and 1000" in too_many.json()["error"]["message"]
     assert bad_id.json()["error"]["code"] == "BAD_USER_INPUT"
+    assert anonymous.status_code == forged.status_code == 401
+    assert anonymous.json()["error"]["code"] == forged.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert elsewhere.status_code == 403
+    assert elsewhere.json()["error"]["code"] == "FORBIDDEN"
 
 
-async def subscribe(url: str, received: list[dict[str, Any]], *, after: str | None = None,
-                    base: str | None = None, stop_after: int | None = None,
-                    until: threading.Event, want: list[int]) -> None:
+async def subscribe(url: str, received: list[dict[str, Any]], *, credentials: dict[str, str],
+                    after: str | None = None, base: str | None = None,
+                    stop_after: int | None = None, until: threading.Event,
+                    want: list[int]) -> None:
     """One graphql-transport-ws session: collects events until `until` is set and `want[0]`
-    events arrived, or `stop_after` arrived (then it hangs up, as a dropped client does)."""
+    events arrived, or `stop_after` arrived (then it hangs up, as a dropped client does).
+    Credentials go in connection_init, where a browser's client puts them."""
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as socket:
-        await socket.send(json.dumps({"type": "connection_init"}))
+        await socket.send(json.dumps({"type": "connection_init", "payload": credentials}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
             "query": SUBSCRIBE, "variables": {"after": after, "base": base}}}))
@@ -174,16 +192,21 @@ def test_subscribers_catch_up_then_follow_live_and_resume_after_a_drop(
     # How many events the whole log and base-1 hold, once the writers finished.
     want_all, want_base = [0], [0]
 
+    auditor = AUDITOR.authorization(services.settings)
+    # A registry names no base: its feed is its own base's.
+    base_registry = registry("base-1").authorization(services.settings)
+
     async def clients(url: str) -> None:
         async def dropping_then_resuming() -> None:
-            await subscribe(url, resumed, stop_after=50, until=finished, want=want_all)
-            await subscribe(url, resumed, after=resumed[-1]["position"], until=finished,
+            await subscribe(url, resumed, credentials=auditor, stop_after=50, until=finished,
                             want=want_all)
+            await subscribe(url, resumed, credentials=auditor, after=resumed[-1]["position"],
+                            until=finished, want=want_all)
 
         await asyncio.gather(
-            subscribe(url, everything, until=finished, want=want_all),
+            subscribe(url, everything, credentials=auditor, until=finished, want=want_all),
             dropping_then_resuming(),
-            subscribe(url, of_base, base="base-1", until=finished, want=want_base),
+            subscribe(url, of_base, credentials=base_registry, until=finished, want=want_base),
         )
 
     with serving(create_app(services)) as url:

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from api.app import create_app
 from service.bootstrap import Services
 from tests.api.conftest import ENROLL, GraphQL, enrollment
+from tests.callers import base_admin
+from tests.callers import trainee as own
 from tests.servers import serving
 
 
@@ -60,7 +62,7 @@ def handbook_statements(gql: GraphQL, services: Services, rotations: int) -> int
         for _ in range(2):
             gql.ok("""mutation($t: ID!, $r: ID!, $on: Date!) { recordRotationEntry(traineeId: $t,
                 rotationId: $r, kind: CASE, occurredOn: $on, description: "case") { id } }""",
-                t=t, r=rotation, on=start)
+                as_=own(t), t=t, r=rotation, on=start)
     statements: list[str] = []
 
     def count(*args: object) -> None:
@@ -87,17 +89,21 @@ def server_url(services: Services) -> Iterator[str]:
         yield url
 
 
-def test_a_real_server_records_and_answers_over_http(server_url: str) -> None:
+def test_a_real_server_records_and_answers_over_http(
+    server_url: str, services: Services
+) -> None:
+    registrar = base_admin(name="registrar").authorization(services.settings)
     with httpx.Client(base_url=server_url, timeout=30) as client:
         assert client.get("/health").json() == {"status": "ok"}
         enrolled = client.post(
             "/graphql", json={"query": ENROLL, "variables": {"input": enrollment()}},
-            headers={"X-Actor": "registrar"},
+            headers=registrar,
         ).json()
         trainee_id = enrolled["data"]["enrollTrainee"]["traineeId"]
         read = client.post("/graphql", json={
             "query": "query($t: ID!) { trainee(id: $t) { name auditTrail { items { actor } } } }",
             "variables": {"t": trainee_id},
-        }).json()
+        }, headers=own(trainee_id).authorization(services.settings)).json()
     assert read["data"]["trainee"]["name"] == "Li Lei"
+    # The actor is the token's subject, whatever the request says.
     assert read["data"]["trainee"]["auditTrail"]["items"][0]["actor"] == "registrar"

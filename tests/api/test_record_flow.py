@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from service.bootstrap import Services
 from tests.api.conftest import GraphQL, event_count
+from tests.callers import trainee as own
+from tests.callers import tutor
 
 SCHEDULE = """
 mutation($t: ID!, $dept: String!, $start: Date!, $end: Date!, $tutor: ID) {
@@ -56,21 +58,31 @@ def test_a_rotation_kept_end_to_end(gql: GraphQL, services: Services) -> None:
            t=t)
     rotation = gql.ok(SCHEDULE, t=t, dept="cardiology", start="2025-09-01",
                       end="2025-12-01")["scheduleRotation"]["id"]
-    first = gql.ok(ENTRY, t=t, r=rotation, on="2025-09-10")["recordRotationEntry"]["id"]
-    second = gql.ok(ENTRY, t=t, r=rotation, on="2025-09-11")["recordRotationEntry"]["id"]
+    first = gql.ok(ENTRY, as_=own(t), t=t, r=rotation,
+                   on="2025-09-10")["recordRotationEntry"]["id"]
+    second = gql.ok(ENTRY, as_=own(t), t=t, r=rotation,
+                    on="2025-09-11")["recordRotationEntry"]["id"]
 
-    wrong = gql.error(SIGN, t=t, e=first, tutor="dr-li", actor="dr-li")
+    # A hospital tutor of the same department may sign in their own name, but R8 keeps
+    # the rotation's entries for the rotation's tutor.
+    gql.ok("""mutation($t: ID!) { assignTutor(traineeId: $t, tutorId: "dr-li",
+           role: HOSPITAL_TUTOR, department: "cardiology", assignedOn: "2025-09-01") { id } }""",
+           t=t)
+    wrong = gql.error(SIGN, as_=tutor("dr-li"), t=t, e=first, tutor="dr-li")
     assert wrong["extensions"]["code"] == "BAD_USER_INPUT"
     assert "dr-li is not the tutor" in wrong["message"]
-    gql.ok(SIGN, t=t, e=first, tutor="dr-wang", actor="dr-wang")
-    again = gql.error(SIGN, t=t, e=first, tutor="dr-wang", actor="dr-wang")
+    forged = gql.error(SIGN, as_=tutor("dr-li"), t=t, e=first, tutor="dr-wang")
+    assert forged["extensions"]["code"] == "FORBIDDEN"
+    gql.ok(SIGN, as_=tutor("dr-wang"), t=t, e=first, tutor="dr-wang")
+    again = gql.error(SIGN, as_=tutor("dr-wang"), t=t, e=first, tutor="dr-wang")
     assert again["extensions"]["code"] == "CONFLICT"
     gql.ok("""mutation($t: ID!, $e: ID!) { retractRotationEntry(traineeId: $t, entryId: $e,
            reason: "duplicate") { id } }""", t=t, e=second)
 
     gql.ok("""mutation($t: ID!, $r: ID!) { recordAssessment(traineeId: $t, kind: MINI_CEX,
            occurredOn: "2025-10-01", assessorId: "dr-wang", rotationId: $r, overall: 7,
-           ratings: {medicalInterview: 7, clinicalJudgment: 6}) { id } }""", t=t, r=rotation)
+           ratings: {medicalInterview: 7, clinicalJudgment: 6}) { id } }""",
+           as_=tutor("dr-wang"), t=t, r=rotation)
     off_scale = gql.error("""mutation($t: ID!, $r: ID!) { recordAssessment(traineeId: $t,
            kind: MINI_CEX, occurredOn: "2025-10-01", rotationId: $r, overall: 7,
            ratings: {medicalInterview: 10}) { id } }""", t=t, r=rotation)
@@ -110,10 +122,11 @@ def test_a_rotation_kept_end_to_end(gql: GraphQL, services: Services) -> None:
 def test_unknown_things_are_named(gql: GraphQL, services: Services) -> None:
     t = gql.enroll()
     written = event_count(services)
-    missing = gql.error(ENTRY, t=t, r="00000000-0000-0000-0000-000000000000", on="2025-09-10")
+    missing = gql.error(ENTRY, as_=own(t), t=t, r="00000000-0000-0000-0000-000000000000",
+                        on="2025-09-10")
     assert missing["extensions"]["code"] == "NOT_FOUND"
     assert "has no rotation" in missing["message"]
-    malformed = gql.error(ENTRY, t=t, r="not-an-id", on="2025-09-10")
+    malformed = gql.error(ENTRY, as_=own(t), t=t, r="not-an-id", on="2025-09-10")
     assert malformed["extensions"]["code"] == "BAD_USER_INPUT"
     assert "rotationId" in malformed["message"]
     nobody = gql.error(ENTRY, t="11111111-1111-1111-1111-111111111111",

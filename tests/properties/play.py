@@ -14,6 +14,7 @@ from typing import Any
 from domain import commands as c
 from domain.errors import DomainError
 from service.bootstrap import Services
+from service.principals import system
 from tests.properties.strategies import CANONICAL, TODAY, Plan, Rotation, Step
 from tests.scenarios import enroll_programme_trainee
 
@@ -51,7 +52,7 @@ class Player:
 
     def run(self, command: Any, actor: str = "base") -> bool:
         try:
-            outcome = self.services.records.execute(command, actor)
+            outcome = self.services.records.execute(command, system(actor))
         except DomainError:
             self.refused += 1
             head = self.services.records.recorder.max_notification_id()

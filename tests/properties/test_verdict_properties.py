@@ -148,7 +148,8 @@ def test_the_cli_rebuild_changes_no_read_model_row(
     assert states.count("GRANTED") == 4 + 3  # an equivalent-degree resident gets no diploma
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUALTRACK_")}
     env |= {"PYTHONPATH": str(REPO), "DUALTRACK_DATABASE_URL": settings.database_url,
-            "DUALTRACK_REGULATIONS_DIR": str(settings.regulations_dir)}
+            "DUALTRACK_REGULATIONS_DIR": str(settings.regulations_dir),
+            "DUALTRACK_CIPHER_KEY_FILE": settings.cipher_key_file}
     result = subprocess.run([sys.executable, "-m", "cli.main", "rebuild"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

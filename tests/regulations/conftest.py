@@ -8,6 +8,7 @@ from typing import Any
 
 from service.bootstrap import Services
 from tests.api.conftest import GraphQL, event_count, gql  # noqa: F401  (re-exported)
+from tests.callers import STAFF, Caller, school_admin
 
 # What a programme director reads: the stage, the handbook's verdict, the eligibility for
 # the completion exam and the four certificates, each reason led by its rule id.
@@ -73,6 +74,10 @@ AWARD_DEGREE = """
 mutation($t: ID!, $on: Date!) { awardDegree(traineeId: $t, number: "M-1", awardedOn: $on) { id } }
 """
 
+# The school of the trainees tests.history enrolls (so tests.scenarios too): STAFF is the
+# base's administrator for them, but not their university's.
+SCHOOL = school_admin("PKU")
+
 
 def completion_exam(theory: bool, clinical_skills: bool) -> dict[str, bool]:
     """The ratings of a COMPLETION_EXAM sitting: its two parts, each passed or not."""
@@ -90,11 +95,12 @@ def certificates(trainee: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def refused(
     client: GraphQL, services: Services, query: str, code: str = "RULES_NOT_MET",
-    **variables: Any,
+    as_: Caller | None = STAFF, **variables: Any,
 ) -> dict[str, Any]:
-    """Sends a command that must be refused with `code`, and checks nothing was written."""
+    """Sends a command that must be refused with `code` (as the caller `as_`), and checks
+    nothing was written."""
     written = event_count(services)
-    error = client.error(query, **variables)
+    error = client.error(query, as_=as_, **variables)
     assert error["extensions"]["code"] == code, error
     assert event_count(services) == written, "a refused command wrote events"
     return error  # type: ignore[no-any-return]

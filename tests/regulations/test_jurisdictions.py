@@ -10,6 +10,8 @@ import pytest
 
 from domain import commands as c
 from service.bootstrap import Services
+from service.principals import system
+from tests import callers
 from tests.api.conftest import ENROLL, GraphQL, enrollment
 from tests.regulations.conftest import ENTRY, SCHEDULE, SIGN, certificates, read
 from tests.scenarios import complete_training, enroll_programme_trainee, license_and_certify
@@ -77,9 +79,11 @@ def test_chongqing_and_jilin_answer_the_same_questions_differently(
     t = enroll_programme_trainee(services, jurisdiction=jurisdiction)
     complete_training(services, t)
     license_and_certify(services, t)
-    services.records.execute(c.RecordThesisDefense(t, date(2026, 5, 20), True, ["prof-a"]), "u")
+    services.records.execute(
+        c.RecordThesisDefense(t, date(2026, 5, 20), True, ["prof-a"]), system("u")
+    )
     services.records.execute(c.RecordAssessment(
-        t, uuid.uuid4(), "CLINICAL_COMPETENCE", date(2026, 5, 10), passed=True), "u")
+        t, uuid.uuid4(), "CLINICAL_COMPETENCE", date(2026, 5, 10), passed=True), system("u"))
     services.projector.catch_up()
     answers["degree without a publication"] = certificates(read(gql, t))["DEGREE"]["unmet"]
 
@@ -108,9 +112,9 @@ def test_jiangsu_averages_completion_over_departments_with_the_threshold_in_forc
             rotation = gql.ok(SCHEDULE, t=t, dept=dept, stage=stage, start=start, end=end,
                               tutor=f"dr-{dept}")["scheduleRotation"]["id"]
             for n in range(count):
-                entry = gql.ok(ENTRY, t=t, r=rotation, kind=kind,
+                entry = gql.ok(ENTRY, as_=callers.trainee(t), t=t, r=rotation, kind=kind,
                                on=f"{start[:8]}{10 + n}")["recordRotationEntry"]["id"]
-                gql.ok(SIGN, t=t, e=entry, tutor=f"dr-{dept}", actor=f"dr-{dept}")
+                gql.ok(SIGN, as_=callers.tutor(f"dr-{dept}"), t=t, e=entry, tutor=f"dr-{dept}")
         return read(gql, t)
 
     eighty = trainee("110101199901010001", "2025-01-15")

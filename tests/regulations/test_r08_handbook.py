@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from service.bootstrap import Services
 from tests.api.conftest import GraphQL
-from tests.regulations.conftest import ENTRY, SCHEDULE, SIGN, read, refused
+from tests.callers import trainee, tutor
+from tests.regulations.conftest import ASSIGN_TUTOR, ENTRY, SCHEDULE, SIGN, read, refused
 from tests.scenarios import complete_training, enroll_programme_trainee
 
 
@@ -17,10 +18,11 @@ def test_r8_the_handbook_names_what_the_standard_still_asks(
     rotating tutor of its department (seed 000 §3.3.2).
 
     A rotation in a department the trainee's standard does not have is refused, naming
-    the standard's departments. Only the rotation's tutor may sign its entries. The
-    handbook lists, by department, the months, signed entries and assessments still
-    missing, and entries awaiting a signature. An entry recorded more than 14 days after
-    it happened (the deployment's setting) is flagged late, not refused."""
+    the standard's departments. Only the rotation's tutor may sign its entries, not
+    another tutor of the trainee in that department. The handbook lists, by department,
+    the months, signed entries and assessments still missing, and entries awaiting a
+    signature. An entry recorded more than 14 days after it happened (the deployment's
+    setting) is flagged late, not refused."""
     # Enrolled 2026-09-01, so the programme medicine standard v2 applies: 3 ward cases.
     t = gql.enroll(specialty="programme medicine", enrolledOn="2026-09-01")
     unknown = refused(gql, services, SCHEDULE, code="BAD_USER_INPUT", t=t, dept="cardiology",
@@ -32,11 +34,16 @@ def test_r8_the_handbook_names_what_the_standard_still_asks(
     # The standard's alias names the same department.
     ward = gql.ok(SCHEDULE, t=t, dept="病房", stage=1, start="2026-09-01", end="2028-03-01",
                   tutor="dr-ward")["scheduleRotation"]["id"]
-    late = gql.ok(ENTRY, t=t, r=ward, on="2026-09-02")["recordRotationEntry"]["id"]
-    timely = gql.ok(ENTRY, t=t, r=ward, on="2026-11-20")["recordRotationEntry"]["id"]
-    gql.ok(SIGN, t=t, e=late, tutor="dr-ward", actor="dr-ward")
-    not_the_tutor = refused(gql, services, SIGN, code="BAD_USER_INPUT", t=t, e=timely,
-                            tutor="dr-other", actor="dr-other")
+    late, timely = (
+        gql.ok(ENTRY, as_=trainee(t), t=t, r=ward, on=on)["recordRotationEntry"]["id"]
+        for on in ("2026-09-02", "2026-11-20"))
+    gql.ok(SIGN, as_=tutor("dr-ward"), t=t, e=late, tutor="dr-ward")
+    # Another ward tutor of the trainee, but not this rotation's: the rotation's own tutor
+    # signs its entries.
+    gql.ok(ASSIGN_TUTOR, t=t, tutor="dr-other", role="ROTATING_TUTOR", dept="ward",
+           on="2026-09-01")
+    not_the_tutor = refused(gql, services, SIGN, code="BAD_USER_INPUT", as_=tutor("dr-other"),
+                            t=t, e=timely, tutor="dr-other")
     assert not_the_tutor["message"] == (
         "R8: dr-other is not the tutor of the ward rotation (its tutor is dr-ward); only that "
         "tutor may sign its entries")

@@ -7,11 +7,13 @@ from datetime import date
 
 from domain import commands as c
 from service.bootstrap import Services
+from service.principals import system
 from tests.api.conftest import GraphQL
 from tests.regulations.conftest import (
     ASSESSMENT,
     AWARD_DEGREE,
     ISSUE_DIPLOMA,
+    SCHOOL,
     certificates,
     read,
     refused,
@@ -54,23 +56,23 @@ def test_r10_defense_clinical_competence_and_a_review_or_case_analysis_earn_the_
     accepts. With a case analysis the degree is awarded and all four certificates are
     held."""
     t = str(certified(services))
-    missing = refused(gql, services, AWARD_DEGREE, t=t, on="2026-07-01")
+    missing = refused(gql, services, AWARD_DEGREE, as_=SCHOOL, t=t, on="2026-07-01")
     assert missing["extensions"]["unmet"] == [
         "R10: thesis defense not passed",
         "R10: clinical competence assessment not passed",
         "R10: no published case_analysis or review"]
-    diploma = refused(gql, services, ISSUE_DIPLOMA, t=t, on="2026-07-01")
+    diploma = refused(gql, services, ISSUE_DIPLOMA, as_=SCHOOL, t=t, on="2026-07-01")
     assert diploma["extensions"]["unmet"] == ["R10: thesis defense not passed"]
 
-    gql.ok(DEFENSE, t=t)
+    gql.ok(DEFENSE, as_=SCHOOL, t=t)
     gql.ok(ASSESSMENT, t=t, kind="CLINICAL_COMPETENCE", on="2026-05-10", passed=True)
-    gql.ok(PUBLICATION, t=t, kind="ARTICLE")
-    article_only = refused(gql, services, AWARD_DEGREE, t=t, on="2026-07-01")
+    gql.ok(PUBLICATION, as_=SCHOOL, t=t, kind="ARTICLE")
+    article_only = refused(gql, services, AWARD_DEGREE, as_=SCHOOL, t=t, on="2026-07-01")
     assert article_only["extensions"]["unmet"] == ["R10: no published case_analysis or review"]
 
-    gql.ok(PUBLICATION, t=t, kind="CASE_ANALYSIS")
-    gql.ok(ISSUE_DIPLOMA, t=t, on="2026-07-01")
-    gql.ok(AWARD_DEGREE, t=t, on="2026-07-01")
+    gql.ok(PUBLICATION, as_=SCHOOL, t=t, kind="CASE_ANALYSIS")
+    gql.ok(ISSUE_DIPLOMA, as_=SCHOOL, t=t, on="2026-07-01")
+    gql.ok(AWARD_DEGREE, as_=SCHOOL, t=t, on="2026-07-01")
     assert {kind: c["state"] for kind, c in certificates(read(gql, t)).items()} == {
         "LICENCE": "GRANTED", "RESIDENCY_CERTIFICATE": "GRANTED", "DIPLOMA": "GRANTED",
         "DEGREE": "GRANTED"}
@@ -81,14 +83,14 @@ def test_r10_jilin_sets_no_publication_condition(gql: GraphQL, services: Service
     the Jilin policy awards the degree on the defense and clinical competence alone."""
     t = certified(services, jurisdiction="jilin")
     services.records.execute(
-        c.RecordThesisDefense(t, date(2026, 5, 20), True, ["prof-a"]), "school")
+        c.RecordThesisDefense(t, date(2026, 5, 20), True, ["prof-a"]), system("school"))
     services.records.execute(c.RecordAssessment(
-        t, uuid.uuid4(), "CLINICAL_COMPETENCE", date(2026, 5, 10), passed=True), "school")
+        t, uuid.uuid4(), "CLINICAL_COMPETENCE", date(2026, 5, 10), passed=True), system("school"))
     services.projector.catch_up()
     assert certificates(read(gql, t))["DEGREE"] == {
         "kind": "DEGREE", "state": "ELIGIBLE", "number": None, "unmet": [],
         "revocationReason": None}
-    gql.ok(AWARD_DEGREE, t=str(t), on="2026-07-01")
+    gql.ok(AWARD_DEGREE, as_=SCHOOL, t=str(t), on="2026-07-01")
 
 
 def test_r10_a_degree_cannot_be_dated_before_the_work_that_earns_it(
@@ -100,6 +102,6 @@ def test_r10_a_degree_cannot_be_dated_before_the_work_that_earns_it(
     t = certified(services)
     degree_work(services, t)  # defense 2026-05-20, competence 2026-05-10, case 2026-03-01
     services.projector.catch_up()
-    early = refused(gql, services, AWARD_DEGREE, t=str(t), on="2026-05-15")
+    early = refused(gql, services, AWARD_DEGREE, as_=SCHOOL, t=str(t), on="2026-05-15")
     assert early["extensions"]["unmet"] == ["R10: thesis defense not passed"]
-    gql.ok(AWARD_DEGREE, t=str(t), on="2026-05-21")
+    gql.ok(AWARD_DEGREE, as_=SCHOOL, t=str(t), on="2026-05-21")

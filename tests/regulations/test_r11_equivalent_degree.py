@@ -7,6 +7,7 @@ from tests.api.conftest import GraphQL
 from tests.regulations.conftest import (
     AWARD_DEGREE,
     ISSUE_DIPLOMA,
+    SCHOOL,
     certificates,
     read,
     refused,
@@ -44,7 +45,7 @@ def test_r11_a_resident_earns_the_degree_by_equivalent_education(
     complete_training(services, trainee)
     services.projector.catch_up()
     t = str(trainee)
-    refusal = refused(gql, services, AWARD_DEGREE, t=t, on="2026-10-01")
+    refusal = refused(gql, services, AWARD_DEGREE, as_=SCHOOL, t=t, on="2026-10-01")
     assert refusal["extensions"]["unmet"] == degree_unmet(gql, t) == [
         "R11: thesis defense not passed",
         "R11: no coursework passed",
@@ -55,22 +56,23 @@ def test_r11_a_resident_earns_the_degree_by_equivalent_education(
 
     license_and_certify(services, trainee)
     services.projector.catch_up()
-    gql.ok(COURSEWORK, t=t, passed=False)
-    gql.ok(NATIONAL_EXAM, t=t, exam="FOREIGN_LANGUAGE", passed=False)
-    gql.ok(NATIONAL_EXAM, t=t, exam="SUBJECT_COMPREHENSIVE", passed=True)
+    gql.ok(COURSEWORK, as_=SCHOOL, t=t, passed=False)
+    gql.ok(NATIONAL_EXAM, as_=SCHOOL, t=t, exam="FOREIGN_LANGUAGE", passed=False)
+    gql.ok(NATIONAL_EXAM, as_=SCHOOL, t=t, exam="SUBJECT_COMPREHENSIVE", passed=True)
     assert degree_unmet(gql, t) == [
         "R11: thesis defense not passed",
         "R11: coursework 'Medical statistics' not passed",
         "R11: no coursework passed",
         "R11: national FOREIGN_LANGUAGE exam not passed"]
 
-    gql.ok(COURSEWORK, t=t, passed=True)
-    gql.ok(NATIONAL_EXAM, t=t, exam="FOREIGN_LANGUAGE", passed=True)
-    gql.ok(DEFENSE, t=t)
+    gql.ok(COURSEWORK, as_=SCHOOL, t=t, passed=True)
+    gql.ok(NATIONAL_EXAM, as_=SCHOOL, t=t, exam="FOREIGN_LANGUAGE", passed=True)
+    gql.ok(DEFENSE, as_=SCHOOL, t=t)
     assert certificates(read(gql, t))["DEGREE"]["state"] == "ELIGIBLE"
-    gql.ok(AWARD_DEGREE, t=t, on="2026-10-01")
+    gql.ok(AWARD_DEGREE, as_=SCHOOL, t=t, on="2026-10-01")
     assert certificates(read(gql, t))["DEGREE"]["state"] == "GRANTED"
-    no_diploma = refused(gql, services, ISSUE_DIPLOMA, code="CONFLICT", t=t, on="2026-10-01")
+    no_diploma = refused(gql, services, ISSUE_DIPLOMA, code="CONFLICT", as_=SCHOOL, t=t,
+                         on="2026-10-01")
     assert no_diploma["message"] == (
         "a diploma is issued only to enrolled students, not EQUIVALENT_DEGREE")
 

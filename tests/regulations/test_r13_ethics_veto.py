@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from service.bootstrap import Services
 from tests.api.conftest import GraphQL
+from tests.callers import STAFF
 from tests.regulations.conftest import (
     ASSESSMENT,
     AWARD_DEGREE,
     GRANT_LICENCE,
     ISSUE_CERTIFICATE,
     ISSUE_DIPLOMA,
+    SCHOOL,
     certificates,
     completion_exam,
     read,
@@ -63,8 +65,9 @@ def test_r13_a_confirmed_violation_vetoes_every_certificate_but_the_licence(
     gql.ok(GRANT_LICENCE, t=t, on="2026-07-01")
     gql.ok(ASSESSMENT, t=t, kind="COMPLETION_EXAM", on="2026-08-01",
            ratings=completion_exam(True, True))
-    for command in (ISSUE_CERTIFICATE, ISSUE_DIPLOMA, AWARD_DEGREE):
-        refusal = refused(gql, services, command, t=t, on="2026-09-01")
+    for command, issuer in ((ISSUE_CERTIFICATE, STAFF), (ISSUE_DIPLOMA, SCHOOL),
+                            (AWARD_DEGREE, SCHOOL)):
+        refusal = refused(gql, services, command, as_=issuer, t=t, on="2026-09-01")
         assert refusal["extensions"]["unmet"] == [VETO], command
     assert states(gql, t) == {"LICENCE": "GRANTED", "RESIDENCY_CERTIFICATE": "NOT_ELIGIBLE",
                               "DIPLOMA": "NOT_ELIGIBLE", "DEGREE": "NOT_ELIGIBLE"}

@@ -7,7 +7,10 @@ from datetime import date
 
 from domain import commands as c
 from service.bootstrap import Services
+from service.principals import system
 from tests.api.conftest import GraphQL
+from tests.callers import base_admin
+from tests.history import as_system
 from tests.regulations.conftest import ASSESSMENT, LICENSING_EXAM, completion_exam
 from tests.scenarios import enroll_programme_trainee, record_assessment
 
@@ -46,8 +49,8 @@ def first_year_done(services: Services, base: str, university: str) -> uuid.UUID
                                  enrolled_on=ENROLLED_ON, cohort=2021)
     ward = uuid.uuid4()
     services.records.execute(c.ScheduleRotation(t, ward, "ward", 1, ENROLLED_ON,
-                                                date(2022, 9, 1), "dr-ward"), "base")
-    services.records.execute(c.CompleteRotation(t, ward, date(2022, 9, 1)), "base")
+                                                date(2022, 9, 1), "dr-ward"), system("base"))
+    services.records.execute(c.CompleteRotation(t, ward, date(2022, 9, 1)), system("base"))
     return t
 
 
@@ -56,7 +59,7 @@ def trained(services: Services, base: str) -> uuid.UUID:
     licensed in 2022: eligible for the completion exam (R9) from then on."""
     t = enroll_programme_trainee(services, base_id=base, university="Univ Mid",
                                  enrolled_on=ENROLLED_ON, cohort=2021)
-    run = services.records.execute
+    run = as_system(services)
     run(c.AssignTutor(t, "dr-first", "FIRST_TUTOR", ENROLLED_ON), "school")
     for department, stage, start, end, entries, assessments in ROTATIONS:
         rotation, tutor = uuid.uuid4(), f"dr-{department}"
@@ -120,12 +123,12 @@ def test_r14_pass_rates_per_base_and_university_and_the_enrollment_cut_warnings(
     for base, sittings in completion.values():
         t = str(trained(services, base))
         for year, theory, skills in sittings:
-            gql.ok(ASSESSMENT, t=t, kind="COMPLETION_EXAM", on=f"{year}-07-01",
-                   ratings=completion_exam(theory, skills))
+            gql.ok(ASSESSMENT, as_=base_admin(base), t=t, kind="COMPLETION_EXAM",
+                   on=f"{year}-07-01", ratings=completion_exam(theory, skills))
     for base, university, sittings in licensing.values():
         t = str(first_year_done(services, base, university))
         for on, passed in sittings:
-            gql.ok(LICENSING_EXAM, t=t, on=on, passed=passed)
+            gql.ok(LICENSING_EXAM, as_=base_admin(base), t=t, on=on, passed=passed)
 
     # base, year, completion (candidates, rate), theory (candidates, rate), licence, warnings
     assert figure_rows(gql) == [

@@ -14,6 +14,7 @@ from service.bootstrap import Services
 from service.clock import FixedClock
 from service.settings import Settings
 from tests.api.conftest import GraphQL
+from tests.callers import trainee, tutor
 from tests.conftest import PROGRAMME_REGULATIONS
 from tests.regulations.conftest import ENTRY, SCHEDULE, SIGN, read, refused
 
@@ -48,8 +49,9 @@ def with_two_ward_cases(gql: GraphQL, national_id: str, enrolled_on: str) -> str
     ward = gql.ok(SCHEDULE, t=t, dept="ward", stage=1, start=enrolled_on, end="2025-09-01",
                   tutor="dr-ward")["scheduleRotation"]["id"]
     for day in ("10", "11"):
-        entry = gql.ok(ENTRY, t=t, r=ward, on=f"2024-02-{day}")["recordRotationEntry"]["id"]
-        gql.ok(SIGN, t=t, e=entry, tutor="dr-ward", actor="dr-ward")
+        entry = gql.ok(ENTRY, as_=trainee(t), t=t, r=ward,
+                       on=f"2024-02-{day}")["recordRotationEntry"]["id"]
+        gql.ok(SIGN, as_=tutor("dr-ward"), t=t, e=entry, tutor="dr-ward")
     return t
 
 
@@ -84,11 +86,13 @@ def test_a_trainee_keeps_the_standard_in_force_at_enrollment_after_a_new_version
         textwrap.dedent(VERSION_1B), encoding="utf-8")
     restarted = bootstrap.build(
         Settings(database_url=settings.database_url, regulations_dir=str(regulations),
-                 signing_key_file=settings.signing_key_file),
+                 signing_key_file=settings.signing_key_file,
+                 cipher_key_file=settings.cipher_key_file,
+                 token_secret=settings.token_secret),
         clock=clock)
     try:
         restarted.projector.rebuild()
-        after_restart = GraphQL(httpx.ASGITransport(app=create_app(restarted)))
+        after_restart = GraphQL(httpx.ASGITransport(app=create_app(restarted)), restarted.settings)
         after = read(after_restart, first)
         assert after["standard"] == before["standard"]
         assert after["handbook"] == before["handbook"]

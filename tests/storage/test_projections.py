@@ -15,6 +15,7 @@ from domain import commands as c
 from projections import tables as t
 from service import bootstrap, migrate
 from service.clock import FixedClock
+from service.principals import system
 from service.settings import Settings
 from tests.history import enroll, realistic
 
@@ -53,10 +54,10 @@ def test_an_entry_recorded_after_the_timely_limit_is_flagged_late(
     rotation = uuid.uuid4()
     services.records.execute(c.ScheduleRotation(trainee, rotation, "cardiology", 1,
                                                 date(2026, 10, 1), date(2026, 12, 1),
-                                                tutor_id="dr"), "base")
+                                                tutor_id="dr"), system("base"))
     for occurred_on in (date(2026, 11, 20), date(2026, 11, 1)):  # 2 and 21 days before today
         services.records.execute(c.RecordRotationEntry(trainee, uuid.uuid4(), rotation, "CASE",
-                                                       occurred_on, "case"), "li")
+                                                       occurred_on, "case"), system("li"))
     services.projector.catch_up()
     with services.engine.connect() as connection:
         late = dict(connection.execute(sa.select(t.rotation_entries.c.occurred_on,

@@ -14,7 +14,7 @@ from projections import replay
 from projections import tables as t
 from service import bootstrap
 from service.clock import FixedClock
-from service.records import national_id_claim_id
+from service.principals import system
 from tests.rich_history import rich_history
 
 # ---------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_before_enrollment_an_unknown_id_and_a_national_id_claim_replay_to_nothi
     assert replay.replay(records, trainee_id, version=0) is None
     assert replay.replay(records, uuid.uuid4()) is None
     assert replay.latest_version(records, uuid.uuid4()) == 0
-    claim = national_id_claim_id("P-REPLAY-0001")
+    claim = records.national_id_claim_id("P-REPLAY-0001")
     assert replay.latest_version(records, claim) == 1
     assert replay.replay(records, claim) is None
     with pytest.raises(ValueError, match="aware"):
@@ -139,7 +139,7 @@ def test_views_are_cached_by_version_and_later_events_are_picked_up(
     assert first is replay.replay(records, trainee_id, as_of=clock.now() + timedelta(days=1))
     clock.advance(hours=1)
     records.execute(c.RecordEthicsViolation(trainee_id, uuid.uuid4(), date(2026, 11, 1),
-                                            "late to a shift", False), "base")
+                                            "late to a shift", False), system("base"))
     grown = replay.replay(records, trainee_id)
     assert grown is not None and grown.version == first.version + 1
     assert grown.audit[-1]["type"] == "EthicsViolationRecorded"

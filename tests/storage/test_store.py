@@ -14,6 +14,7 @@ from domain import commands as c
 from domain.errors import Conflict, InvalidCommand
 from domain.events import RotationEntryRecorded
 from service.bootstrap import Services
+from service.principals import system
 from tests.history import enroll, realistic
 
 
@@ -41,14 +42,14 @@ def test_concurrent_commands_on_one_trainee_are_applied_or_refused_never_lost(
     t = enroll(services)
     rotation = uuid.uuid4()
     services.records.execute(c.ScheduleRotation(t, rotation, "cardiology", 1, date(2025, 1, 1),
-                                                date(2025, 6, 1), tutor_id="dr"), "base")
+                                                date(2025, 6, 1), tutor_id="dr"), system("base"))
     outcomes: list[str] = []
 
     def write(n: int) -> None:
         for k in range(5):
             try:
                 services.records.execute(c.RecordRotationEntry(
-                    t, uuid.uuid4(), rotation, "CASE", date(2025, 2, 1), f"{n}-{k}"), "li")
+                    t, uuid.uuid4(), rotation, "CASE", date(2025, 2, 1), f"{n}-{k}"), system("li"))
                 outcomes.append("applied")
             except Conflict:
                 outcomes.append("conflict")
@@ -70,7 +71,8 @@ def test_a_refused_command_writes_nothing(services: Services) -> None:
     before = count(services, "dualtrack_events")
     with pytest.raises(InvalidCommand, match="must be after startOn"):
         services.records.execute(c.ScheduleRotation(t, uuid.uuid4(), "cardiology", 1,
-                                                    date(2025, 6, 1), date(2025, 1, 1)), "base")
+                                                    date(2025, 6, 1), date(2025, 1, 1)),
+                                 system("base"))
     with pytest.raises(Conflict, match="already enrolled"):
         enroll(services)
     assert count(services, "dualtrack_events") == before

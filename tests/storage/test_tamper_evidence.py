@@ -82,10 +82,13 @@ def _change_payload(services: Services, log: Log) -> int:
         target, state = connection.execute(sa.text(
             "SELECT id, state FROM dualtrack_events WHERE topic LIKE '%RotationEntryRecorded' "
             "ORDER BY id LIMIT 1")).one()
-    edited = json.loads(bytes(state))
+    # an insider holding the encryption key too: the edit is a well-formed event
+    cipher = services.records.mapper.cipher
+    assert cipher is not None
+    edited = json.loads(cipher.decrypt(bytes(state)))
     edited["description"] = "a procedure that never happened"
     tamper(services, ("UPDATE dualtrack_events SET state = :state WHERE id = :id",
-                      {"state": json.dumps(edited).encode(), "id": target}))
+                      {"state": cipher.encrypt(json.dumps(edited).encode()), "id": target}))
     return int(target)
 
 

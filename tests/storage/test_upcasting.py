@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from domain import commands as c
 from service import bootstrap
 from service.clock import FixedClock
+from service.principals import system
 from service.settings import Settings
 from tests.history import enroll
 from tests.store_admin import bypassing_append_only
@@ -22,13 +23,16 @@ def store_as_version_one(services: bootstrap.Services) -> None:
     """Rewrites the one stored enrollment as the first version of the event wrote it."""
     events = sa.table("dualtrack_events", sa.column("id"), sa.column("topic"),
                       sa.column("state"))
+    cipher = services.records.mapper.cipher
+    assert cipher is not None
     with services.engine.begin() as connection, bypassing_append_only(connection):
         [(row_id, state)] = connection.execute(
             sa.select(events.c.id, events.c.state)
             .where(events.c.topic.like("%TraineeEnrolled"))).all()
-        old = {k: v for k, v in json.loads(bytes(state)).items() if k not in V2_FIELDS}
+        stored = json.loads(cipher.decrypt(bytes(state)))
+        old = {k: v for k, v in stored.items() if k not in V2_FIELDS}
         connection.execute(events.update().where(events.c.id == row_id)
-                           .values(state=json.dumps(old).encode()))
+                           .values(state=cipher.encrypt(json.dumps(old).encode())))
 
 
 def test_a_version_one_enrollment_loads_and_is_measured_by_its_date(
@@ -48,7 +52,7 @@ def test_a_version_one_enrollment_loads_and_is_measured_by_its_date(
             "internal medicine@2022", "chongqing@2015")
         services.records.execute(c.ScheduleRotation(
             trainee, uuid.uuid4(), "cardiology", 1, date(2024, 9, 1), date(2024, 12, 1),
-            "dr-wang"), "base")
+            "dr-wang"), system("base"))
         services.projector.rebuild()
         with services.engine.connect() as connection:
             row = connection.execute(sa.text(

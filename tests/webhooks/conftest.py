@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from api.app import create_app
 from domain import commands as c
 from service.bootstrap import Services
+from service.principals import system
 from service.settings import Settings
 from service.webhooks import tables as w
 from service.webhooks.delivery import DeliveryWorker
@@ -66,9 +67,9 @@ class Writer:
     def run(self, command: Any) -> int:
         records = self.services.records
         if isinstance(command, c.EnrollTrainee):
-            outcome = records.enroll(command, self.actor)
+            outcome = records.enroll(command, system(self.actor))
         else:
-            outcome = records.execute(command, self.actor)
+            outcome = records.execute(command, system(self.actor))
         self.services.after_write(outcome)
         return outcome.notification_id
 
@@ -104,7 +105,7 @@ class Writer:
 
 @pytest.fixture
 def gql(services: Services) -> GraphQL:
-    return GraphQL(httpx.ASGITransport(app=create_app(services)))
+    return GraphQL(httpx.ASGITransport(app=create_app(services)), services.settings)
 
 
 @pytest.fixture

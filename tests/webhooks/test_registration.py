@@ -11,9 +11,11 @@ import pytest
 from service import positions
 from service.bootstrap import Services
 from service.clock import FixedClock
+from service.principals import system
 from service.webhooks.delivery import DeliveryWorker
 from service.webhooks.registry import DELIVERABLE_TYPES
 from tests.api.conftest import GraphQL
+from tests.callers import Caller, registry
 from tests.webhooks.conftest import Writer, delivery_rows, endpoint_rows, projected_events
 from tests.webhooks.receiver import Receiver
 
@@ -44,8 +46,13 @@ query($id: ID!, $status: WebhookDeliveryState, $first: Int, $after: String) {
 """
 
 
-def register(gql: GraphQL, url: str, actor: str = "registry-admin", **arguments: Any) -> Any:
-    return gql.ok(REGISTER, actor=actor, url=url, **arguments)["registerWebhook"]
+# Webhooks are managed by a registry, of its own base (service.access).
+REGISTRY = registry(name="registry-admin")
+REGISTRY_2 = registry("base-2", name="registry-admin")
+
+
+def register(gql: GraphQL, url: str, as_: Caller = REGISTRY, **arguments: Any) -> Any:
+    return gql.ok(REGISTER, as_=as_, url=url, **arguments)["registerWebhook"]
 
 
 @pytest.fixture
@@ -77,7 +84,8 @@ def receiver(clock: FixedClock) -> Any:
 def test_a_bad_registration_is_refused_naming_the_field_and_writes_nothing(
     gql: GraphQL, services: Services, arguments: dict[str, Any], says: str
 ) -> None:
-    error = gql.error(REGISTER, **({"url": "https://registry.example/hooks"} | arguments))
+    error = gql.error(REGISTER, as_=REGISTRY,
+                      **({"url": "https://registry.example/hooks"} | arguments))
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert says in error["message"], error["message"]
     assert endpoint_rows(services) == []
@@ -151,8 +159,8 @@ def test_filters_pause_resume_and_remove(
     gql: GraphQL, services: Services, writer: Writer, receiver: Receiver,
     worker: DeliveryWorker,
 ) -> None:
-    registered = register(gql, receiver.url, types=["TraineeEnrolled", "RotationEntrySigned"],
-                          baseId="base-2")
+    registered = register(gql, receiver.url, as_=REGISTRY_2,
+                          types=["TraineeEnrolled", "RotationEntrySigned"], baseId="base-2")
     endpoint_id = registered["endpoint"]["id"]
     receiver.secret = registered["secret"]
 
@@ -171,15 +179,17 @@ def test_filters_pause_resume_and_remove(
     assert delivered() == matching() and len(matching()) == 3
     assert [r.webhook_id for r in receiver.received] == matching()
 
-    paused = gql.ok(PAUSE, actor="registry-admin-2", id=endpoint_id)["pauseWebhook"]
+    paused = gql.ok(PAUSE, as_=registry("base-2", name="registry-admin-2"),
+                    id=endpoint_id)["pauseWebhook"]
     assert paused == {"state": "PAUSED", "changedBy": "registry-admin-2"}
-    assert gql.ok(PAUSE, id=endpoint_id)["pauseWebhook"]["state"] == "PAUSED"  # idempotent
+    assert gql.ok(PAUSE, as_=REGISTRY_2,  # idempotent
+                  id=endpoint_id)["pauseWebhook"]["state"] == "PAUSED"
     cursor = endpoint_rows(services)[0]["position"]
     bases[str(writer.trainee(3, "base-2"))] = "base-2"
     assert worker.drain() == 0
     assert len(receiver.received) == 3 and endpoint_rows(services)[0]["position"] == cursor
 
-    assert gql.ok(RESUME, id=endpoint_id)["resumeWebhook"]["state"] == "ACTIVE"
+    assert gql.ok(RESUME, as_=REGISTRY_2, id=endpoint_id)["resumeWebhook"]["state"] == "ACTIVE"
     worker.drain()
     assert delivered() == matching() and len(matching()) == 6
     assert [r.webhook_id for r in receiver.received] == matching()  # in log order
@@ -187,18 +197,19 @@ def test_filters_pause_resume_and_remove(
     # Paused while a request is in flight: that one completes, nothing after it is sent.
     def pause_on_first(_: Any) -> None:
         receiver.on_request = None
-        services.webhooks.pause(endpoint_id, "registry-admin")
+        services.webhooks.pause(endpoint_id, system("registry-admin"))
 
     receiver.on_request = pause_on_first
     bases[str(writer.trainee(4, "base-2"))] = "base-2"
     worker.drain()
     assert len(receiver.received) == 7
     assert len(delivered()) == 7
-    gql.ok(RESUME, id=endpoint_id)
+    gql.ok(RESUME, as_=REGISTRY_2, id=endpoint_id)
     worker.drain()
     assert delivered() == matching() and len(receiver.received) == 9
 
-    removed = gql.ok(REMOVE, actor="registry-admin-3", id=endpoint_id)["removeWebhook"]
+    removed = gql.ok(REMOVE, as_=registry("base-2", name="registry-admin-3"),
+                     id=endpoint_id)["removeWebhook"]
     assert removed == {"state": "REMOVED", "changedBy": "registry-admin-3"}
     writer.trainee(5, "base-2")
     assert worker.drain() == 0
@@ -206,12 +217,13 @@ def test_filters_pause_resume_and_remove(
     assert gql(WEBHOOKS, all=False)["data"]["webhooks"] == []
     [listed] = gql.ok(WEBHOOKS, all=True)["webhooks"]
     assert [(h["action"], h["actor"]) for h in listed["history"]] == [
-        ("REGISTERED", "registry-admin"), ("PAUSED", "registry-admin-2"), ("RESUMED", "staff-1"),
-        ("PAUSED", "registry-admin"), ("RESUMED", "staff-1"), ("REMOVED", "registry-admin-3")]
+        ("REGISTERED", "registry-admin"), ("PAUSED", "registry-admin-2"),
+        ("RESUMED", "registry-admin"), ("PAUSED", "registry-admin"),
+        ("RESUMED", "registry-admin"), ("REMOVED", "registry-admin-3")]
     assert listed["deliveryCounts"] == {"pending": 0, "delivered": 9, "dead": 0}
     redeliver_all = "mutation($id: ID!) { redeliverDeadLetters(endpointId: $id) }"
     for mutation in (PAUSE, RESUME, REMOVE, redeliver_all):
-        error = gql.error(mutation, id=endpoint_id)
+        error = gql.error(mutation, as_=REGISTRY_2, id=endpoint_id)
         assert error["extensions"]["code"] == "CONFLICT"
         assert "was removed" in error["message"]
     one = "query($id: ID!) { webhook(id: $id) { id state changedBy } }"
@@ -244,10 +256,10 @@ def test_the_delivery_log_pages_and_unknown_ids_are_named(
 
     unknown = "00000000-0000-0000-0000-000000000000"
     for query, variables in ((DELIVERIES, {"id": unknown}), (PAUSE, {"id": unknown})):
-        error = gql.error(query, **variables)
+        error = gql.error(query, as_=REGISTRY, **variables)
         assert error["extensions"]["code"] == "NOT_FOUND", error
     error = gql.error(DELIVERIES, id="nope")
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "endpointId is not a valid id" in error["message"]
-    error = gql.error("mutation { redeliverWebhook(deliveryId: \"x\") { id } }")
+    error = gql.error("mutation { redeliverWebhook(deliveryId: \"x\") { id } }", as_=REGISTRY)
     assert "deliveryId is not a delivery id" in error["message"]

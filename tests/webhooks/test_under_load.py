@@ -18,9 +18,11 @@ from api.app import create_app
 from service import bootstrap
 from service.bootstrap import Services
 from service.clock import Clock
+from service.principals import system
 from service.settings import Settings
 from service.webhooks.delivery import DeliveryWorker
 from tests.api.conftest import GraphQL, enrollment
+from tests.callers import Caller, base_admin, registry
 from tests.webhooks.conftest import Writer, delivery_rows, projected_events
 from tests.webhooks.receiver import DROP, FAIL, SLOW, Receiver
 from tests.webhooks.test_registration import REGISTER
@@ -43,12 +45,16 @@ def live(settings: Settings) -> Iterator[Services]:
 
 
 def test_every_matching_event_reaches_every_registry_despite_failures(live: Services) -> None:
-    gql = GraphQL(httpx.ASGITransport(app=create_app(live)))
+    gql = GraphQL(httpx.ASGITransport(app=create_app(live)), live.settings)
     filters: dict[str, dict[str, Any]] = {
         "all": {},
         "entries": {"types": ["TraineeEnrolled", "RotationEntryRecorded", "RotationEntrySigned"]},
         "base-2": {"baseId": "base-2"},
     }
+    # A registry manages its own base's endpoints (one without baseId gets its own base's
+    # events); only the system itself registers one for every base.
+    registries: dict[str, Caller | None] = {
+        "all": None, "entries": registry("base-1"), "base-2": registry("base-2")}
     with ExitStack() as stack:
         receivers = {
             name: stack.enter_context(Receiver(
@@ -58,7 +64,15 @@ def test_every_matching_event_reaches_every_registry_despite_failures(live: Serv
         }
         endpoints = {}
         for name, arguments in filters.items():
-            registered = gql.ok(REGISTER, url=receivers[name].url, **arguments)["registerWebhook"]
+            caller = registries[name]
+            if caller is None:
+                endpoint, receivers[name].secret = live.webhooks.register(
+                    url=receivers[name].url, types=None, base_id=None, description=None,
+                    from_position=None, by=system("registry-admin"))
+                endpoints[name] = endpoint.id
+                continue
+            registered = gql.ok(REGISTER, as_=caller, url=receivers[name].url,
+                                **arguments)["registerWebhook"]
             receivers[name].secret = registered["secret"]
             endpoints[name] = registered["endpoint"]["id"]
 
@@ -81,7 +95,7 @@ def test_every_matching_event_reaches_every_registry_despite_failures(live: Serv
             try:
                 for n in range(2):
                     gql.ok("mutation($input: EnrollTraineeInput!) { enrollTrainee(input: $input)"
-                           " { traineeId } }", actor="portal",
+                           " { traineeId } }", as_=base_admin("base-2", name="portal"),
                            input=enrollment(nationalId=f"22010119990101{n:04d}", baseId="base-2"))
             except BaseException as error:  # noqa: BLE001 - reported below
                 failures.append(error)
@@ -99,7 +113,8 @@ def test_every_matching_event_reaches_every_registry_despite_failures(live: Serv
                  if e["type"] == "TraineeEnrolled"}
         expected = {
             "all": events,
-            "entries": [e for e in events if e["type"] in filters["entries"]["types"]],
+            "entries": [e for e in events if e["type"] in filters["entries"]["types"]
+                        and bases[e["trainee_id"]] == "base-1"],
             "base-2": [e for e in events if bases[e["trainee_id"]] == "base-2"],
         }
         assert len(events) == WRITERS * TRAINEES_PER_WRITER * 7 + 2

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from service.bootstrap import Services
+from service.principals import system
 from service.settings import Settings
 from tests.test_cli import REPO, _env, dualtrack
 from tests.webhooks.conftest import Writer, delivery_rows, endpoint_rows, projected_events
@@ -23,6 +24,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     return {
         "DUALTRACK_DATABASE_URL": settings.database_url,
         "DUALTRACK_SIGNING_KEY_FILE": settings.signing_key_file,
+        "DUALTRACK_CIPHER_KEY_FILE": settings.cipher_key_file,
         "DUALTRACK_REGULATIONS_DIR": str(settings.regulations_dir),
         "DUALTRACK_WEBHOOK_POLL_SECONDS": "0.1",
         "DUALTRACK_WEBHOOK_BACKOFF_BASE_SECONDS": "0.05",
@@ -56,7 +58,7 @@ def test_a_worker_killed_mid_flight_loses_nothing_and_resends_with_the_same_id(
     with Receiver(hold_request=6).serving() as receiver:
         endpoint, secret = services.webhooks.register(
             url=receiver.url, types=None, base_id=None, description=None,
-            from_position=None, actor="registry-admin")
+            from_position=None, by=system("registry-admin"))
         receiver.secret = secret
         for n in range(3):
             writer.trainee(n, entries=1)
@@ -123,7 +125,7 @@ def test_deliver_once_delivers_what_is_due_and_exits(
     with Receiver().serving() as receiver:
         endpoint, receiver.secret = services.webhooks.register(
             url=receiver.url, types=["TraineeEnrolled"], base_id=None, description=None,
-            from_position=None, actor="registry-admin")
+            from_position=None, by=system("registry-admin"))
         writer.trainee(1)
         result = dualtrack("deliver", "--once", env=worker_env(settings))
     assert result.returncode == 0, result.stderr
