@@ -17,6 +17,7 @@ from api.errors import page_size, parse_id
 from api.types import Info
 from domain.errors import InvalidCommand
 from service import access, positions
+from service.principals import Role
 from service.webhooks import registry as r
 
 
@@ -184,6 +185,10 @@ def parse_delivery_id(value: str) -> int:
 
 # -- queries ------------------------------------------------------------------------------
 
+# Who may read any webhook at all is checked before an id is looked up, so that nobody
+# else learns which ids exist.
+WEBHOOK_READERS = frozenset({Role.REGISTRY, Role.AUDITOR})
+
 
 async def webhooks(
     info: Info,
@@ -205,6 +210,7 @@ async def webhooks(
 
 async def webhook(info: Info, id: strawberry.ID) -> WebhookEndpoint | None:
     principal = info.context.principal
+    access.require_any(principal, WEBHOOK_READERS, "read webhooks")
     found = await info.context.run(
         partial(info.context.services.webhooks.endpoint, parse_endpoint_id(id))
     )
@@ -222,6 +228,7 @@ async def webhook_deliveries(
     after: Annotated[str | None, strawberry.argument(
         description="A position (nextCursor, or an event's position).")] = None,
 ) -> WebhookDeliveryConnection:
+    access.require_any(info.context.principal, WEBHOOK_READERS, "read webhooks")
     size = page_size(first, default=50)
     endpoint = await info.context.run(
         partial(info.context.services.webhooks.endpoint, _endpoint(endpoint_id))
