@@ -64,7 +64,7 @@ async def quality_figures(
     year: int | None = None,
 ) -> list[QualityFigure]:
     base_id = access.confine_to_own(
-        info.context.principal, Role.BASE_ADMIN, base_id, "quality figures"
+        info.context.principal, (Role.BASE_ADMIN,), base_id, "quality figures"
     )
     completion, licence = await _sittings(info)
     if specialty is not None:
@@ -83,7 +83,7 @@ async def university_figures(
     info: Info, university: str | None = None, year: int | None = None
 ) -> list[UniversityFigure]:
     university = access.confine_to_own(
-        info.context.principal, Role.SCHOOL_ADMIN, university, "university figures"
+        info.context.principal, (Role.SCHOOL_ADMIN,), university, "university figures"
     )
     _, licence = await _sittings(info)
     return [

@@ -63,10 +63,10 @@ async def event_page(
             base_id=base_id,
         )
     )
-    rows = await context.run(
-        partial(with_personal_fields, context.services.records, context.principal, rows[:size + 1])
+    shown = await context.run(
+        partial(with_personal_fields, context.services.records, context.principal, rows[:size])
     )
-    items = [Event.of(row) for row in rows[:size]]
+    items = [Event.of(row) for row in shown]
     has_more = len(rows) > size
     return EventConnection(
         items=items, has_more=has_more, next_cursor=items[-1].position if items else after

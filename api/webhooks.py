@@ -17,7 +17,6 @@ from api.errors import page_size, parse_id
 from api.types import Info
 from domain.errors import InvalidCommand
 from service import access, positions
-from service.principals import Role
 from service.webhooks import registry as r
 
 
@@ -185,9 +184,6 @@ def parse_delivery_id(value: str) -> int:
 
 # -- queries ------------------------------------------------------------------------------
 
-# Who may read any webhook at all is checked before an id is looked up, so that nobody
-# else learns which ids exist.
-WEBHOOK_READERS = frozenset({Role.REGISTRY, Role.AUDITOR})
 
 
 async def webhooks(
@@ -195,27 +191,22 @@ async def webhooks(
     include_removed: Annotated[bool, strawberry.argument(
         description="Also list removed endpoints.")] = False,
 ) -> list[WebhookEndpoint]:
-    principal = info.context.principal
-    if not access.may_read_every_webhook(principal):
-        access.check_webhooks(principal, principal.base_id, write=False)
+    base_id = access.webhooks_visible_to(info.context.principal)
     found = await info.context.run(
         partial(info.context.services.webhooks.endpoints, include_removed)
     )
     return [
         WebhookEndpoint.of(endpoint)
         for endpoint in found
-        if access.may_read_every_webhook(principal) or endpoint.base_id == principal.base_id
+        if base_id is None or endpoint.base_id == base_id
     ]
 
 
 async def webhook(info: Info, id: strawberry.ID) -> WebhookEndpoint | None:
-    principal = info.context.principal
-    access.require_any(principal, WEBHOOK_READERS, "read webhooks")
-    found = await info.context.run(
-        partial(info.context.services.webhooks.endpoint, parse_endpoint_id(id))
-    )
-    if found is not None:
-        access.check_webhooks(principal, found.base_id, write=False)
+    found = await info.context.run(partial(
+        info.context.services.webhooks.endpoint_for,
+        parse_endpoint_id(id), info.context.principal, write=False,
+    ))
     return None if found is None else WebhookEndpoint.of(found)
 
 
@@ -228,16 +219,12 @@ async def webhook_deliveries(
     after: Annotated[str | None, strawberry.argument(
         description="A position (nextCursor, or an event's position).")] = None,
 ) -> WebhookDeliveryConnection:
-    access.require_any(info.context.principal, WEBHOOK_READERS, "read webhooks")
+    principal = info.context.principal  # credentials are checked before anything else
     size = page_size(first, default=50)
-    endpoint = await info.context.run(
-        partial(info.context.services.webhooks.endpoint, _endpoint(endpoint_id))
-    )
-    if endpoint is not None:
-        access.check_webhooks(info.context.principal, endpoint.base_id, write=False)
     found = await info.context.run(partial(
         info.context.services.webhooks.deliveries,
         _endpoint(endpoint_id),
+        by=principal,
         state=None if status is None else status.value,
         after_position=positions.decode(after),
         limit=size + 1,

@@ -89,6 +89,10 @@ class Visibility:
     tutor_id: str | None = None
 
 
+# Who may read, or manage, any webhook at all: asked before an id is looked up, so that
+# nobody else learns which ids exist.
+WEBHOOK_READERS = frozenset({REGISTRY, AUDITOR})
+WEBHOOK_MANAGERS = frozenset({REGISTRY})
 # Who reads trainees' records at all; a registry reads the event feed only.
 RECORD_READERS = frozenset({TRAINEE, TUTOR, BASE_ADMIN, SCHOOL_ADMIN, AUDITOR})
 
@@ -155,34 +159,29 @@ def check_command(
 
 def check_feed(principal: Principal, base_id: str | None) -> str | None:
     """The base a principal's event feed is confined to (None: every base)."""
-    if principal.system or principal.has(AUDITOR):
-        return base_id
-    for role in (REGISTRY, BASE_ADMIN):
-        if principal.has(role):
-            if base_id is not None and base_id != principal.base_id:
-                raise Forbidden(
-                    f"{principal.describe()} may read the events of base "
-                    f"{principal.base_id!r} only, not of {base_id!r}"
-                )
-            return principal.base_id
-    raise Forbidden(
-        f"{principal.describe()} may not read the event feed; name a trainee it may read"
-    )
+    return confine_to_own(principal, (REGISTRY, BASE_ADMIN), base_id, "the event feed")
+
+
+def webhooks_visible_to(principal: Principal) -> str | None:
+    """The base whose webhook registrations a principal may list (None: every base)."""
+    return confine_to_own(principal, (REGISTRY,), None, "webhooks")
 
 
 def confine_to_own(
-    principal: Principal, role: Role, asked: str | None, what: str
+    principal: Principal, roles: tuple[Role, ...], asked: str | None, what: str
 ) -> str | None:
-    """Auditors see `what` of every base or university; `role` only of its own.
-    Returns the filter to apply (None: all)."""
+    """Auditors see `what` of every base or university; each of `roles` only of the base
+    or university it is bound to. Returns the filter to apply (None: all)."""
     if principal.system or principal.has(AUDITOR):
         return asked
-    if principal.has(role):
-        own = principal.base_id if role in (BASE_ADMIN, REGISTRY) else principal.university
-        if asked is not None and asked != own:
-            raise Forbidden(f"{principal.describe()} may read {what} of {own!r} only")
-        return own
-    raise Forbidden(f"{principal.describe()} may not read {what}: it takes auditor or {role}")
+    for role in roles:
+        if principal.has(role):
+            own = principal.university if role is SCHOOL_ADMIN else principal.base_id
+            if asked is not None and asked != own:
+                raise Forbidden(f"{principal.describe()} may read {what} of {own!r} only")
+            return own
+    needed = " or ".join(role.value for role in (AUDITOR, *roles))
+    raise Forbidden(f"{principal.describe()} may not read {what}: it takes {needed}")
 
 
 def check_webhooks(principal: Principal, base_id: str | None, *, write: bool) -> None:
@@ -196,10 +195,6 @@ def check_webhooks(principal: Principal, base_id: str | None, *, write: bool) ->
         f"{principal.describe()} may not {'manage' if write else 'read'} webhooks of "
         f"{target}: only a registry of that base may"
     )
-
-
-def may_read_every_webhook(principal: Principal) -> bool:
-    return principal.system or principal.has(AUDITOR)
 
 
 def require_any(principal: Principal, roles: frozenset[Role], what: str) -> None:

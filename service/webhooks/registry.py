@@ -191,14 +191,21 @@ class Webhooks:
     def remove(self, endpoint_id: str, by: Principal) -> Endpoint:
         return self._move(endpoint_id, by, "REMOVED", (w.ACTIVE, w.PAUSED), w.REMOVED)
 
-    def check_managed_by(self, endpoint_id: str, by: Principal) -> Endpoint:
-        """The endpoint, if `by` may manage it (service.access); NotFound if there is none.
-        Who may manage no webhook at all learns nothing of which ids exist."""
-        access.require_any(by, frozenset({Role.REGISTRY}), "manage webhooks")
+    def endpoint_for(self, endpoint_id: str, by: Principal, *, write: bool) -> Endpoint | None:
+        """The endpoint, if `by` may read (or manage) it (service.access); None if there
+        is none. Who may read no webhook at all is refused before the id is looked up."""
+        roles = access.WEBHOOK_MANAGERS if write else access.WEBHOOK_READERS
+        access.require_any(by, roles, "manage webhooks" if write else "read webhooks")
         endpoint = self.endpoint(endpoint_id)
+        if endpoint is not None:
+            access.check_webhooks(by, endpoint.base_id, write=write)
+        return endpoint
+
+    def check_managed_by(self, endpoint_id: str, by: Principal) -> Endpoint:
+        """The endpoint, if `by` may manage it; NotFound if there is none."""
+        endpoint = self.endpoint_for(endpoint_id, by, write=True)
         if endpoint is None:
             raise NotFound(f"no webhook with id {endpoint_id}")
-        access.check_webhooks(by, endpoint.base_id, write=True)
         return endpoint
 
     def _move(
@@ -232,7 +239,7 @@ class Webhooks:
 
     def redeliver(self, delivery_id: int, by: Principal) -> Delivery:
         """Puts a dead letter back in the queue: it is tried again now, with a new window."""
-        access.require_any(by, frozenset({Role.REGISTRY}), "manage webhooks")
+        access.require_any(by, access.WEBHOOK_MANAGERS, "manage webhooks")
         delivery = self.delivery(delivery_id)
         if delivery is None:
             raise NotFound(f"no webhook delivery with id {delivery_id}")
@@ -322,10 +329,11 @@ class Webhooks:
         return {state: found.get(state, 0) for state in (w.PENDING, w.DELIVERED, w.DEAD)}
 
     def deliveries(
-        self, endpoint_id: str, *, state: str | None, after_position: int, limit: int
+        self, endpoint_id: str, *, by: Principal, state: str | None, after_position: int,
+        limit: int,
     ) -> list[Delivery]:
-        """The endpoint's delivery log in log order, after a position."""
-        if self.endpoint(endpoint_id) is None:
+        """The endpoint's delivery log in log order, after a position, if `by` may read it."""
+        if self.endpoint_for(endpoint_id, by, write=False) is None:
             raise NotFound(f"no webhook with id {endpoint_id}")
         d = w.deliveries.c
         statement = (
