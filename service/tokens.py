@@ -208,16 +208,6 @@ def mint(settings: Settings, **claims: Any) -> str:
     return jwt.encode(payload, private, algorithm=algorithm, headers={"kid": kid})
 
 
-def hs256_verifier(settings: Settings) -> TokenVerifier:
-    secret = check_secret(settings.token_secret or "")
-    return TokenVerifier(secret, ["HS256"], settings.token_issuer, settings.token_audience)
-
-
-def mint_hs256(settings: Settings, **claims: Any) -> str:
-    secret = check_secret(settings.token_secret or "")
-    return jwt.encode(claims_for(settings, **claims), secret, algorithm="HS256")
-
-
 def check_secret(secret: str, name: str = SECRET) -> str:
     if (len(secret.encode()) < MIN_SECRET_BYTES
             or len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS):
