@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 
 from api.context import bearer_token
 from api.errors import page_size, parse_id
-from api.limits import unstorable
 from api.personal import with_personal_fields
 from domain.errors import DomainError, InvalidCommand
+from domain.guards import unstorable
 from projections import queries
 from projections.scopes import trainee_scopes
 from service import access, positions

@@ -22,6 +22,8 @@ from strawberry.extensions import (
 )
 from strawberry.types.graphql import OperationType
 
+from domain.guards import unstorable
+
 MAX_REQUEST_BYTES = 1 << 20
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30
@@ -30,12 +32,6 @@ MAX_TOKENS = 5000
 
 def _is_introspection(field: Any) -> bool:
     return bool(field.field_name.startswith("__"))
-
-
-def unstorable(text: str) -> bool:
-    """NUL, which PostgreSQL refuses in text, or a lone surrogate, which no UTF-8 can hold:
-    accepted, either would be stored in an event that no projection can then write."""
-    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -18,10 +18,15 @@ def text(field: str, value: str, *, limit: int = MAX_TEXT) -> str:
         raise InvalidCommand(f"{field} must not be empty")
     if len(cleaned) > limit:
         raise InvalidCommand(f"{field} is {len(cleaned)} characters long; the limit is {limit}")
-    if "\x00" in cleaned or any("\ud800" <= ch <= "\udfff" for ch in cleaned):
-        # Neither can be stored as text (PostgreSQL, UTF-8): refused, never half-written.
+    if unstorable(cleaned):
         raise InvalidCommand(f"{field} holds a NUL character or an unpaired surrogate")
     return cleaned
+
+
+def unstorable(text: str) -> bool:
+    """NUL, which PostgreSQL refuses in text, or a lone surrogate, which no UTF-8 can hold:
+    accepted, either would be stored in an event that no projection can then write."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def optional_text(field: str, value: str | None, *, limit: int = MAX_NAME) -> str | None:
