@@ -10,7 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import sqlalchemy as sa
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import Transcoder
 
 from domain import commands as c
 from domain import events as e
@@ -19,7 +19,9 @@ from domain.forms import AssessmentForm
 from domain.regulations import Regime, Regulations
 from domain.trainee import NationalIdClaim, Trainee
 from service import access, personal_data
+from service.appender import EventAppender
 from service.clock import Clock
+from service.group_commit import GroupCommitter, Report, Work
 from service.principals import Principal
 from service.settings import Settings
 from service.transcodings import DateAsISO
@@ -118,36 +120,41 @@ class TraineeRecords(Application[UUID]):
         )
 
     def enroll(self, cmd: c.EnrollTrainee, principal: Principal) -> Outcome:
+        """Enrolls a trainee and claims its national ID, both or neither."""
         access.check_enrollment(principal, cmd)
         claim_id = self.national_id_claim_id(cmd.national_id)
-        if self._exists(claim_id):
-            raise Conflict("a trainee with this national ID is already enrolled")
-        prov = self.provenance(principal)
-        regime = self.regulations.at_enrollment(
-            cmd.specialty, cmd.jurisdiction or self.settings.jurisdiction, cmd.enrolled_on
-        )
-        trainee = Trainee.enroll(cmd, regime, prov)
-        claim = NationalIdClaim.claim(claim_id, trainee.id, prov)
-        try:
-            recordings = self.save(trainee, claim)
-        except IntegrityError:
-            raise Conflict("a trainee with this national ID is already enrolled") from None
-        trainee_position = max(
-            r.notification.id for r in recordings if r.domain_event.originator_id == trainee.id
-        )
-        return Outcome(trainee_position, trainee.id, trainee.id)
+
+        def decide(work: Work) -> Report[Outcome]:
+            if work.exists(claim_id) or work.exists(cmd.trainee_id):
+                raise Conflict("a trainee with this national ID is already enrolled")
+            prov = self.provenance(principal)
+            regime = self.regulations.at_enrollment(
+                cmd.specialty, cmd.jurisdiction or self.settings.jurisdiction, cmd.enrolled_on
+            )
+            trainee = Trainee.enroll(cmd, regime, prov)
+            work.create(trainee, NationalIdClaim.claim(claim_id, trainee.id, prov))
+            version = trainee.version
+            return lambda position_of: Outcome(
+                position_of(trainee.id, version), trainee.id, trainee.id
+            )
+
+        return self.committer.submit(decide)
 
     def execute(self, cmd: Any, principal: Principal) -> Outcome:
         """Decides a command against the trainee's current state and saves its events,
         if the principal may issue it on this trainee (service.access).
 
-        A concurrent writer to the same trainee makes the save fail on the stream's
-        version; the command is then decided again on the new state, a bounded number
-        of times, and reported as a Conflict rather than ever being dropped.
+        Commands of concurrent callers are committed together (service.group_commit). A
+        concurrent writer to the same trainee elsewhere makes the command be decided
+        again on the new state, a bounded number of times, before it is reported as a
+        Conflict rather than ever being dropped.
         """
         decide = DECISIONS[type(cmd)]
-        for _ in range(self.settings.command_attempts):
-            trainee = self.get_trainee(cmd.trainee_id)
+
+        def decide_on(work: Work) -> Report[Outcome]:
+            trainee = work.get(cmd.trainee_id)
+            if not isinstance(trainee, Trainee):
+                raise NotFound(f"no trainee {cmd.trainee_id}")
             access.check_command(
                 principal, cmd, access.scope_of_state(trainee.id, trainee),
                 _department_of(cmd, trainee),
@@ -155,15 +162,36 @@ class TraineeRecords(Application[UUID]):
             decide(
                 trainee, cmd, *self._decision_inputs(cmd, trainee), self.provenance(principal)
             )
-            try:
-                recordings = self.save(trainee)
-            except IntegrityError:
-                continue
-            return Outcome(recordings[-1].notification.id, trainee.id, _subject_id(cmd))
-        raise Conflict(
-            f"trainee {cmd.trainee_id} was changed by others {self.settings.command_attempts} "
-            "times while this command was decided; nothing was recorded, try again"
+            # Later commands of the batch may add to this trainee: report this one's event.
+            version = trainee.version
+            return lambda position_of: Outcome(
+                position_of(trainee.id, version), trainee.id, _subject_id(cmd)
+            )
+
+        return self.committer.submit(decide_on)
+
+    @functools.cached_property
+    def committer(self) -> GroupCommitter[Outcome]:
+        return GroupCommitter(
+            EventAppender.of(self, self.settings),
+            load=self._load_from_store,
+            exists=self._exists,
+            encode=self.mapper.to_stored_event,
+            snapshot=self._snapshot,
+            snapshot_interval=self.settings.snapshot_interval,
+            attempts=self.settings.command_attempts,
+            cache_size=self.settings.write_cache_trainees,
         )
+
+    def _load_from_store(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _snapshot(self, aggregate: Any) -> Any:
+        snapshot = type(aggregate).Snapshot.take(aggregate)
+        return self.mapper.to_stored_event(snapshot)
 
     def get_trainee(self, trainee_id: UUID) -> Trainee:
         try:
@@ -265,8 +293,6 @@ def library_env(settings: Settings) -> dict[str, str]:
         # Every stored event and snapshot is encrypted: it holds personal data.
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": personal_data.cipher_key(settings),
-        # Trainees stay cached between commands; each load fast-forwards the cached copy
-        # with whatever other writers stored since, so the cache is never stale.
-        "AGGREGATE_CACHE_MAXSIZE": "2000",
-        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        # No library cache: commands decide on the group committer's write cache, which
+        # needs no copy per load (service.group_commit); other loads read the store.
     }

@@ -31,6 +31,9 @@ class Settings:
     snapshot_interval: int = 100
     projection_mode: str = "inline"
     command_attempts: int = 5
+    # Trainees the group committer keeps decided-on between commands (service.group_commit);
+    # each holds its whole write state (a long record: about a megabyte).
+    write_cache_trainees: int = 1000
     read_your_writes_timeout: float = 10.0
     lock_timeout_ms: int = 5000
     # The jurisdiction whose policy binds trainees enrolled without naming one.
@@ -85,6 +88,9 @@ class Settings:
             snapshot_interval=_int(env, "DUALTRACK_SNAPSHOT_INTERVAL", cls.snapshot_interval, 2),
             projection_mode=env.get("DUALTRACK_PROJECTION_MODE", cls.projection_mode),
             command_attempts=_int(env, "DUALTRACK_COMMAND_ATTEMPTS", cls.command_attempts, 1),
+            write_cache_trainees=_int(
+                env, "DUALTRACK_WRITE_CACHE_TRAINEES", cls.write_cache_trainees, 0
+            ),
             lock_timeout_ms=_int(env, "DUALTRACK_LOCK_TIMEOUT_MS", cls.lock_timeout_ms, 1),
             jurisdiction=env.get("DUALTRACK_JURISDICTION", "").strip() or cls.jurisdiction,
             regulations_dir=env.get("DUALTRACK_REGULATIONS_DIR", "").strip() or None,
