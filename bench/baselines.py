@@ -8,6 +8,7 @@ stored events' average width), or reads the read-model rows directly.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
@@ -58,6 +59,35 @@ def single_row_commits(dsn: str, count: int, payload_size: int) -> float:
     finally:
         connection.close()
     return count / elapsed
+
+
+def single_row_commits_threads(dsn: str, count: int, payload_size: int, threads: int) -> float:
+    """Rows/s inserting one row per transaction from `threads` threads, a connection each
+    (the driver releases the GIL while it waits on the server)."""
+    payload = os.urandom(payload_size)
+    each = count // threads
+    connections = [psycopg2.connect(dsn) for _ in range(threads)]
+    try:
+        _scratch(connections[0])
+
+        def insert(connection: psycopg2.extensions.connection) -> None:
+            stream = str(uuid.uuid4())
+            with connection.cursor() as cursor:
+                for version in range(1, each + 1):
+                    cursor.execute(INSERT, (stream, version, TOPIC, payload))
+                    connection.commit()
+
+        workers = [threading.Thread(target=insert, args=(c,)) for c in connections]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            connection.close()
+    return each * threads / elapsed
 
 
 def multi_row_inserts(dsn: str, count: int, payload_size: int, batch: int) -> float:
