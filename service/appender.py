@@ -81,6 +81,9 @@ class EventAppender:
     ) -> Appended:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Releases whatever the appender holds (connections)."""
+
     @staticmethod
     def of(records: Any, settings: Settings) -> EventAppender:
         """The appender for the application's own store (its engine and tables)."""

@@ -183,6 +183,12 @@ class TraineeRecords(Application[UUID]):
             cache_size=self.settings.write_cache_trainees,
         )
 
+    def close(self) -> None:
+        # The appender holds a connection of its own, which disposing the pool misses.
+        if "committer" in self.__dict__:
+            self.committer.appender.close()
+        super().close()
+
     def _load_from_store(self, aggregate_id: UUID) -> Any:
         try:
             return self.repository.get(aggregate_id)
