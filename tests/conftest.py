@@ -29,7 +29,8 @@ from tests.store_admin import APPEND_ONLY_TABLES, bypassing_append_only
 POSTGRES_URL_VARIABLE = "DUALTRACK_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
-STORE_TABLES = ("dualtrack_snapshots", "projection_tracking", *APPEND_ONLY_TABLES)
+STORE_TABLES = ("dualtrack_snapshots", "view_snapshots", "projection_tracking",
+                *APPEND_ONLY_TABLES)
 # What registries leave behind: consumers' positions, webhook endpoints and deliveries.
 REGISTRY_TABLES = ("consumer_positions", "webhook_deliveries", "webhook_endpoint_changes",
                    "webhook_endpoints")
