@@ -7,7 +7,7 @@ completeness, certificates) are recomputed once per batch in projections.summary
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import singledispatch
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from domain import events as e
 from projections import tables as t
+from projections.batch import Batch
 from service.records import event_id
 
 # Personal fields stay in the encrypted event store: never copied into the audit trail,
@@ -37,68 +38,43 @@ class Context:
     zone: tzinfo
     # The event's chained hash (integrity.hashing.event_hash), hex, as the ledger holds it.
     event_hash: str
-
-    def execute(self, statement: Any) -> None:
-        self.session.execute(statement)
+    # Where the rows go (projections.batch); without one, `project` writes them at once.
+    batch: Batch | None = None
 
     def insert(self, table: sa.Table, **row: Any) -> None:
-        self.session.execute(_insert_into(table), row)
+        self._batch.insert(table, row)
 
-    def update(self, statement: Updating, key: Any, **values: Any) -> None:
-        self.session.execute(statement.statement, statement.params(key, values))
+    def update(self, table: sa.Table, key: Any, **values: Any) -> None:
+        self._batch.update(table, key, values)
 
+    def replace(self, table: sa.Table, **row: Any) -> None:
+        self._batch.replace(table, row)
 
-@functools.cache
-def _insert_into(table: sa.Table) -> sa.Insert:
-    return table.insert()
-
-
-@dataclass(frozen=True)
-class Updating:
-    """An UPDATE of some columns of the row whose `key` column matches, built once.
-
-    Handlers run once per event; building and caching a statement per call costs more
-    than running it, so each handler's statement is made at import and given its values
-    as parameters.
-    """
-
-    statement: sa.Update
-
-    @classmethod
-    def of(cls, table: sa.Table, key: str, *columns: str) -> Updating:
-        return cls(
-            table.update()
-            .where(table.c[key] == sa.bindparam("row_key"))
-            .values({name: sa.bindparam(f"new_{name}") for name in columns})
-        )
-
-    @staticmethod
-    def params(key: Any, values: dict[str, Any]) -> dict[str, Any]:
-        return {"row_key": key, **{f"new_{name}": value for name, value in values.items()}}
-
-
-TRAINEE_REACHED = Updating.of(t.trainees, "id", "version", "last_position", "latest_fact_on")
-LATEST_FACT_ON = sa.select(t.trainees.c.latest_fact_on).where(
-    t.trainees.c.id == sa.bindparam("trainee_id")
-)
-ROTATION_COMPLETED = Updating.of(t.rotations, "id", "completed_on")
-ENTRY_SIGNED = Updating.of(t.rotation_entries, "id", "signed_by", "signed_at")
-ENTRY_RETRACTED = Updating.of(t.rotation_entries, "id", "retracted", "retraction_reason")
-ENTRY_CORRECTED = Updating.of(
-    t.rotation_entries, "id", "kind", "occurred_on", "description", "signed_by", "signed_at"
-)
-AUDIT_CORRECTED_BY = Updating.of(t.audit_events, "position", "corrected_by")
+    @property
+    def _batch(self) -> Batch:
+        assert self.batch is not None, "handlers run inside project()"
+        return self.batch
 
 
 def project(ctx: Context, event: Any) -> str | None:
     """Writes the event's rows and its audit record; returns the trainee it touched.
 
+    Given a context without a batch, the rows are written before it returns (no
+    summary: that is projections.summary.refresh_trainee's); with a batch, they are
+    written when the batch is (projections.batch.Batch.finish).
+
     Events of no trainee (the national-ID claims) stay internal: a claim's id is derived
     from the national ID, and an id that can be tested against guesses is never served.
     """
+    if ctx.batch is None:
+        batch = Batch(ctx.session)
+        touched = project(replace(ctx, batch=batch), event)
+        batch.flush()
+        return touched
     trainee_id = _trainee_id(event)
     if trainee_id is not None:
-        latest_fact_on = ctx.session.execute(LATEST_FACT_ON, {"trainee_id": trainee_id}).scalar()
+        batch = ctx.batch
+        latest_fact_on = batch.latest_fact_on(trainee_id)
         _audit(ctx, event, trainee_id, latest_fact_on)
         apply(event, ctx)
         if _is_a_dated_fact(event) and (
@@ -106,13 +82,24 @@ def project(ctx: Context, event: Any) -> str | None:
         ):
             latest_fact_on = event.occurred_on
         ctx.update(
-            TRAINEE_REACHED,
+            t.trainees,
             trainee_id,
             version=event.originator_version,
             last_position=ctx.notification.id,
             latest_fact_on=latest_fact_on,
         )
+        batch.touch(trainee_id)
     return trainee_id
+
+
+def trainee_of(event: Any) -> str | None:
+    """The trainee whose rows the event changes (None for events of no trainee)."""
+    return _trainee_id(event)
+
+
+def corrected_entry(event: Any) -> str | None:
+    """The entry whose recording the event corrects, if it corrects one."""
+    return str(event.entry_id) if isinstance(event, CORRECTIONS) else None
 
 
 def _is_a_dated_fact(event: Any) -> bool:
@@ -121,7 +108,12 @@ def _is_a_dated_fact(event: Any) -> bool:
 
 
 def _trainee_id(event: Any) -> str | None:
-    return str(event.originator_id) if isinstance(event, e.TraineeEvent) else None
+    return id_text(event.originator_id) if isinstance(event, e.TraineeEvent) else None
+
+
+# An id's text, remembered: a batch writes each trainee's id into several rows of every
+# event, and formatting a UUID costs more than looking it up.
+id_text = functools.lru_cache(maxsize=2**16)(str)
 
 
 def _audit(ctx: Context, event: Any, trainee_id: str, latest_fact_on: Any) -> None:
@@ -137,7 +129,7 @@ def _audit(ctx: Context, event: Any, trainee_id: str, latest_fact_on: Any) -> No
         t.audit_events,
         position=n.id,
         event_id=str(event_id(event.originator_id, event.originator_version)),
-        originator_id=str(event.originator_id),
+        originator_id=trainee_id,
         trainee_id=trainee_id,
         type=type(event).__name__,
         version=event.originator_version,
@@ -163,28 +155,13 @@ CORRECTIONS = (e.RotationEntryRetracted, e.RotationEntryCorrected)
 
 
 def _corrected_position(ctx: Context, event: Any, trainee_id: str) -> int | None:
-    if not isinstance(event, CORRECTIONS):
-        return None
-    recorded = (
-        sa.select(t.audit_events.c.position)
-        .join(
-            t.rotation_entries,
-            sa.and_(
-                t.rotation_entries.c.trainee_id == t.audit_events.c.trainee_id,
-                t.rotation_entries.c.event_version == t.audit_events.c.version,
-            ),
-        )
-        .where(t.rotation_entries.c.id == event.entry_id, t.audit_events.c.trainee_id == trainee_id)
-    )
-    return ctx.session.execute(recorded).scalar()
+    entry_id = corrected_entry(event)
+    return None if entry_id is None else ctx._batch.recording_position(entry_id, trainee_id)
 
 
 def _note_correction(ctx: Context, corrected: int, correction: int) -> None:
-    row = t.audit_events.c
-    earlier = ctx.session.execute(
-        sa.select(row.corrected_by).where(row.position == corrected)
-    ).scalar()
-    ctx.update(AUDIT_CORRECTED_BY, corrected, corrected_by=[*(earlier or []), correction])
+    earlier = ctx._batch.corrected_by(corrected)
+    ctx.update(t.audit_events, corrected, corrected_by=[*earlier, correction])
 
 
 def event_data(event: Any) -> dict[str, Any]:
@@ -196,7 +173,13 @@ def event_data(event: Any) -> dict[str, Any]:
     }
 
 
+# Values that are JSON as they are (most of an event's fields): tested first, being cheap.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, dict):
@@ -219,7 +202,7 @@ def apply(event: Any, ctx: Context) -> None:
 def _(event: e.TraineeEnrolled, ctx: Context) -> None:
     ctx.insert(
         t.trainees,
-        id=str(event.originator_id),
+        id=id_text(event.originator_id),
         name=event.name,
         pathway=event.pathway,
         degree_category=event.degree_category,
@@ -250,7 +233,7 @@ def _(event: e.TraineeEnrolled, ctx: Context) -> None:
 def _(event: e.TutorAssigned, ctx: Context) -> None:
     ctx.insert(
         t.tutor_assignments,
-        trainee_id=str(event.originator_id),
+        trainee_id=id_text(event.originator_id),
         event_version=event.originator_version,
         tutor_id=event.tutor_id,
         role=event.role,
@@ -264,7 +247,7 @@ def _(event: e.RotationScheduled, ctx: Context) -> None:
     ctx.insert(
         t.rotations,
         id=event.rotation_id,
-        trainee_id=str(event.originator_id),
+        trainee_id=id_text(event.originator_id),
         department=event.department,
         stage=event.stage,
         start_on=event.start_on,
@@ -277,7 +260,7 @@ def _(event: e.RotationScheduled, ctx: Context) -> None:
 
 @apply.register
 def _(event: e.RotationCompleted, ctx: Context) -> None:
-    ctx.update(ROTATION_COMPLETED, event.rotation_id, completed_on=event.occurred_on)
+    ctx.update(t.rotations, event.rotation_id, completed_on=event.occurred_on)
 
 
 @apply.register
@@ -289,7 +272,7 @@ def _(event: e.RotationEntryRecorded, ctx: Context) -> None:
     ctx.insert(
         t.rotation_entries,
         id=event.entry_id,
-        trainee_id=str(event.originator_id),
+        trainee_id=id_text(event.originator_id),
         rotation_id=event.rotation_id,
         event_version=event.originator_version,
         kind=event.kind,
@@ -302,24 +285,26 @@ def _(event: e.RotationEntryRecorded, ctx: Context) -> None:
         retracted=False,
         retraction_reason=None,
     )
+    # Its audit row is this event's: a correction later in the batch finds it here.
+    ctx._batch.recorded_entry(event.entry_id, id_text(event.originator_id), ctx.notification.id)
 
 
 @apply.register
 def _(event: e.RotationEntrySigned, ctx: Context) -> None:
-    ctx.update(
-        ENTRY_SIGNED, event.entry_id, signed_by=event.tutor_id, signed_at=as_utc(event.timestamp)
-    )
+    ctx.update(t.rotation_entries, event.entry_id,
+               signed_by=event.tutor_id, signed_at=as_utc(event.timestamp))
 
 
 @apply.register
 def _(event: e.RotationEntryRetracted, ctx: Context) -> None:
-    ctx.update(ENTRY_RETRACTED, event.entry_id, retracted=True, retraction_reason=event.reason)
+    ctx.update(t.rotation_entries, event.entry_id, retracted=True,
+               retraction_reason=event.reason)
 
 
 @apply.register
 def _(event: e.RotationEntryCorrected, ctx: Context) -> None:
     ctx.update(
-        ENTRY_CORRECTED,
+        t.rotation_entries,
         event.entry_id,
         kind=event.kind,
         occurred_on=event.entry_occurred_on,
@@ -334,7 +319,7 @@ def _(event: e.AssessmentRecorded, ctx: Context) -> None:
     ctx.insert(
         t.assessments,
         id=event.assessment_id,
-        trainee_id=str(event.originator_id),
+        trainee_id=id_text(event.originator_id),
         event_version=event.originator_version,
         kind=event.kind,
         occurred_on=event.occurred_on,
@@ -357,7 +342,7 @@ def _(event: Any, ctx: Context) -> None:
     data = event_data(event)
     ctx.insert(
         t.academic_records,
-        trainee_id=str(event.originator_id),
+        trainee_id=id_text(event.originator_id),
         event_version=event.originator_version,
         kind=type(event).__name__,
         occurred_on=event.occurred_on,
@@ -379,10 +364,10 @@ GRANTS = {
 @apply.register(e.DiplomaIssued)
 @apply.register(e.DegreeAwarded)
 def _(event: Any, ctx: Context) -> None:
-    key = {"trainee_id": str(event.originator_id), "kind": GRANTS[type(event)]}
-    ctx.execute(t.certificates.delete().filter_by(**key))
-    ctx.insert(
-        t.certificates,
-        **key, state="GRANTED", number=event.number, granted_on=event.occurred_on, unmet=[]
+    # Replaces any row of the kind; the batch's summary then writes the verdict beside it.
+    ctx.replace(
+        t.certificates, trainee_id=id_text(event.originator_id), kind=GRANTS[type(event)],
+        state="GRANTED", number=event.number, granted_on=event.occurred_on, unmet=[],
+        revocation_reason=None,
     )
 

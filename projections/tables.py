@@ -159,6 +159,15 @@ audit_events = sa.Table(
     sa.Index("rm_audit_events_by_trainee", "trainee_id", "position"),
 )
 
+# Trainees whose summary (projections.summary) is due: a rebuild defers the summaries to
+# its end, and whichever projector batch runs next refreshes any it finds here, so a
+# rebuild that was interrupted never leaves a summary stale. Empty once caught up.
+summaries_due = sa.Table(
+    "rm_summaries_due",
+    metadata,
+    sa.Column("trainee_id", ID, primary_key=True),
+)
+
 # Every table a rebuild empties and refills.
 READ_MODEL_TABLES = (
     trainees,
@@ -169,6 +178,7 @@ READ_MODEL_TABLES = (
     academic_records,
     certificates,
     audit_events,
+    summaries_due,
 )
 
 

@@ -63,7 +63,53 @@ class Ledger:
         Notifications must be in log order and must follow everything already sealed
         or be already sealed themselves (a rebuild passes those again).
         """
-        size, last_position = self.tip(session)
+        return self._seal(session, notifications)[0]
+
+    def seal_and_checkpoint(
+        self, session: Session, notifications: Sequence[Notification], now: datetime
+    ) -> dict[int, str]:
+        """`seal`, then `maybe_checkpoint`, with the tip of the tree and the latest
+        checkpoint read together in one query."""
+        leaves, checkpoints = lt.leaves.c, lt.checkpoints.c
+        last_leaf = sa.select(leaves.leaf_index, leaves.position).order_by(
+            leaves.leaf_index.desc()).limit(1).subquery()
+        latest = sa.select(checkpoints.tree_size, checkpoints.signed_at).order_by(
+            checkpoints.tree_size.desc()).limit(1).subquery()
+        leaf_index, position, signed_size, signed_at = session.execute(sa.select(
+            sa.select(last_leaf.c.leaf_index).scalar_subquery(),
+            sa.select(last_leaf.c.position).scalar_subquery(),
+            sa.select(latest.c.tree_size).scalar_subquery(),
+            sa.select(latest.c.signed_at).scalar_subquery(),
+        )).one()
+        tip = (0, 0) if leaf_index is None else (leaf_index + 1, position)
+        hashes, size = self._seal(session, notifications, tip)
+        if signed_at is not None and signed_at.tzinfo is None:  # SQLite hands back naive UTC
+            signed_at = signed_at.replace(tzinfo=UTC)
+        if self._due(size, signed_size, signed_at, now):
+            self.checkpoint(session, now)
+        return hashes
+
+    def _due(
+        self, size: int, signed_size: int | None, signed_at: datetime | None, now: datetime
+    ) -> bool:
+        """Whether the policy asks for a checkpoint of the tree at `size`."""
+        if size == 0 or (signed_size is not None and signed_size >= size):
+            return False
+        return (
+            signed_size is None
+            or signed_at is None
+            or size - signed_size >= self.policy.every_events
+            or now - signed_at >= self.policy.every
+        )
+
+    def _seal(
+        self,
+        session: Session,
+        notifications: Sequence[Notification],
+        tip: tuple[int, int] | None = None,
+    ) -> tuple[dict[int, str], int]:
+        """The hashes, and the number of sealed events after sealing."""
+        size, last_position = tip or self.tip(session)
         known = [n.id for n in notifications if n.id <= last_position]
         hashes = self._hashes_at(session, known)
         unsealed = [position for position in known if position not in hashes]
@@ -74,7 +120,7 @@ class Ledger:
             )
         fresh = [n for n in notifications if n.id > last_position]
         if not fresh:
-            return hashes
+            return hashes, size
         previous = self._stream_tips(session, fresh)
         frontier = merkle.Frontier(size, self._fetch(session, merkle.Frontier.coords(size)))
         leaves: list[dict[str, Any]] = []
@@ -101,7 +147,7 @@ class Ledger:
             hashes[n.id] = hashed.hex()
         session.execute(lt.leaves.insert(), leaves)
         session.execute(lt.nodes.insert(), nodes)
-        return hashes
+        return hashes, frontier.size
 
     def tip(self, session: Session) -> tuple[int, int]:
         """The number of sealed events and the log position of the last one."""
@@ -181,17 +227,15 @@ class Ledger:
 
     # Checkpoints
 
-    def maybe_checkpoint(self, session: Session, now: datetime) -> Checkpoint | None:
-        """Signs a checkpoint when the policy says one is due."""
-        size, _ = self.tip(session)
+    def maybe_checkpoint(
+        self, session: Session, now: datetime, size: int | None = None
+    ) -> Checkpoint | None:
+        """Signs a checkpoint when the policy says one is due (`size`: the number of sealed
+        events, when the caller just read it)."""
+        if size is None:
+            size, _ = self.tip(session)
         latest = self.latest_checkpoint(session)
-        if size == 0 or (latest is not None and latest.tree_size >= size):
-            return None
-        due = (
-            latest is None
-            or size - latest.tree_size >= self.policy.every_events
-            or now - latest.timestamp >= self.policy.every
-        )
+        due = self._due(size, latest and latest.tree_size, latest and latest.timestamp, now)
         return self.checkpoint(session, now) if due else None
 
     def checkpoint(self, session: Session, now: datetime) -> Checkpoint:
