@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic_core import to_json
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
@@ -19,6 +20,11 @@ from service.tokens import TokenVerifier
 
 
 class AuthenticatedRouter(GraphQLRouter[Context, None]):
+    def encode_json(self, data: object) -> bytes:
+        """pydantic's JSON encoder (FastAPI's own), several times faster than the standard
+        library's on a long handbook; the same JSON."""
+        return to_json(data)
+
     async def on_ws_connect(self, context: Context) -> Any:
         """A WebSocket without valid credentials is closed at its first message (4403)."""
         try:

@@ -45,7 +45,7 @@ class Context(BaseContext):
         self.scopes = _loader(services, trainee_scopes)
         self.tutors = _loader(services, queries.tutors_by_trainee)
         self.rotations = _loader(services, queries.rotations_by_trainee)
-        self.entries = _loader(services, queries.entries_by_rotation)
+        self.entries = _loader(services, queries.handbook_entries_by_rotation)
         self.assessments = _loader(services, queries.assessments_by_trainee)
         self.certificates = _loader(services, queries.certificates_by_trainee)
         self.versions = _loader(services, queries.versions_by_trainee)

@@ -10,11 +10,13 @@ needs, is not counted against the depth.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -46,7 +48,16 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def _literals(document: DocumentNode | None) -> list[str]:
+# Only a \u escape can put a NUL or a surrogate into a string literal whose query text
+# holds neither: a text without the three holds no unstorable literal.
+MAY_HOLD_UNSTORABLE_LITERAL = re.compile(r"[\x00\ud800-\udfff]|\\u")
+
+
+def _literals(query: str | None, document: DocumentNode | None) -> list[str]:
+    """The document's string literals, unless its text shows that none can be unstorable:
+    walking a document costs more than many a request's execution."""
+    if query is not None and not MAY_HOLD_UNSTORABLE_LITERAL.search(query):
+        return []
     found: list[str] = []
 
     class Strings(Visitor):
@@ -65,7 +76,8 @@ class StorableTextOnly(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         problem = None
-        texts = [*_strings(context.variables or {}), *_literals(context.graphql_document)]
+        texts = [*_strings(context.variables or {}),
+                 *_literals(context.query, context.graphql_document)]
         if any(unstorable(text) for text in texts):
             problem = "a text holds a NUL character or an unpaired surrogate; neither is stored"
         elif (context.operation_type == OperationType.SUBSCRIPTION
@@ -78,10 +90,17 @@ class StorableTextOnly(SchemaExtension):
         yield
 
 
+# The limiters' rules, made once: each limiter makes its rule classes anew when it is made,
+# which every request would pay for.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH, should_ignore=_is_introspection)
+    .validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
 EXTENSIONS: list[Callable[[], SchemaExtension]] = [
     StorableTextOnly,
-    lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH, should_ignore=_is_introspection),
-    lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+    lambda: AddValidationRules(LIMIT_RULES),
     lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
 ]
 

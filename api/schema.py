@@ -9,7 +9,9 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
+from api.documents import KnownDocuments
 from api.errors import CodedErrors
+from api.execution import LeanExecutor
 from api.limits import EXTENSIONS
 from api.mutations import Mutation
 from api.queries import Query
@@ -42,5 +44,6 @@ schema = LoggedSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[*EXTENSIONS, CodedErrors],
+    extensions=[*EXTENSIONS, KnownDocuments, CodedErrors],
+    execution_context_class=LeanExecutor,
 )

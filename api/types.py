@@ -48,6 +48,10 @@ class TutorAssignment:
         )
 
 
+# A handbook holds thousands of entries: their kinds are looked up, not constructed.
+ENTRY_KINDS = {kind.value: kind for kind in values.EntryKind}
+
+
 @strawberry.type
 class RotationEntry:
     id: strawberry.ID
@@ -62,7 +66,7 @@ class RotationEntry:
     def of(cls, row: Row) -> RotationEntry:
         return cls(
             id=strawberry.ID(row["id"]),
-            kind=values.EntryKind(row["kind"]),
+            kind=ENTRY_KINDS[row["kind"]],
             occurred_on=row["occurred_on"],
             description=row["description"],
             signed_by=row["signed_by"],

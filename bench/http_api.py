@@ -41,9 +41,17 @@ def app_factory() -> Callable[[Services], Any]:
 
 @contextmanager
 def running_server(services: Services) -> Iterator[str]:
-    """Serves the app on 127.0.0.1 (a free port the OS picks); yields its base URL."""
+    """Serves dualtrack's app on 127.0.0.1 (a free port the OS picks); yields its base URL."""
     create_app = app_factory()
-    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=0,
+    with serving(create_app(services)) as url:
+        yield url
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serves an ASGI app the way the benchmark serves every app it measures: uvicorn, one
+    process, its own thread of this one, on a free loopback port; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
     thread.start()
@@ -63,9 +71,20 @@ def running_server(services: Services) -> Iterator[str]:
         thread.join(timeout=STOP_TIMEOUT)
 
 
+# A handbook entry, as a trainee records one (the mutation the command figures post).
+RECORD_ENTRY = """mutation($t: ID!, $r: ID!, $on: Date!, $d: String!) { recordRotationEntry(
+  traineeId: $t, rotationId: $r, kind: CASE, occurredOn: $on, description: $d) { position id } }"""
+
+
 def auditor_headers(settings: Settings) -> dict[str, str]:
     """An auditor's bearer token: reads every trainee, as a regulator's portal does."""
     token = mint(settings, roles=["auditor"], subject="bench-auditor")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def trainee_headers(settings: Settings, trainee_id: uuid.UUID) -> dict[str, str]:
+    """The trainee's own bearer token: only trainees record their handbook entries."""
+    token = mint(settings, roles=["trainee"], subject=str(trainee_id))
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -20,7 +20,11 @@ Row = dict[str, Any]
 
 def _fetch(engine: sa.Engine, statement: sa.Select[Any]) -> list[Row]:
     with engine.connect() as connection:
-        return [dict(row) for row in connection.execute(statement).mappings()]
+        result = connection.execute(statement)
+        # Zipping with the keys read once: RowMapping and Row._asdict work the keys out
+        # again for every row, which costs more than the query on a long handbook.
+        keys = tuple(result.keys())
+        return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def _grouped(rows: list[Row], key: str, keys: Sequence[str]) -> list[list[Row]]:
@@ -84,6 +88,25 @@ def entries_by_rotation(engine: sa.Engine, rotation_ids: Sequence[str]) -> list[
     return _children(
         engine, t.rotation_entries, "rotation_id", rotation_ids, "occurred_on", "event_version"
     )
+
+
+# What a handbook shows of an entry (api.types.RotationEntry), and the key it is grouped by.
+HANDBOOK_ENTRY_COLUMNS = ("rotation_id", "id", "kind", "occurred_on", "description",
+                          "signed_by", "late", "retracted")
+
+
+def handbook_entries_by_rotation(
+    engine: sa.Engine, rotation_ids: Sequence[str]
+) -> list[list[Row]]:
+    """The entries of each rotation as a handbook shows them: the columns it reads only, as
+    a handbook may hold thousands of entries."""
+    e = t.rotation_entries
+    statement = (
+        sa.select(*(e.c[column] for column in HANDBOOK_ENTRY_COLUMNS))
+        .where(e.c.rotation_id.in_(rotation_ids))
+        .order_by(e.c.occurred_on, e.c.event_version)
+    )
+    return _grouped(_fetch(engine, statement), "rotation_id", rotation_ids)
 
 
 def assessments_by_trainee(engine: sa.Engine, ids: Sequence[str]) -> list[list[Row]]:

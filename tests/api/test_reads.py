@@ -49,20 +49,31 @@ def test_trainees_and_events_page_with_opaque_cursors(gql: GraphQL) -> None:
 
 
 HANDBOOK = """query($t: ID!) { trainee(id: $t) { tutors { tutorId } certificates { state }
-  handbook { rotations { department entries { kind } } assessments { kind } } } }"""
+  handbook { rotations { department entries { kind occurredOn } }
+    assessments { kind passed } } } }"""
+SCHEDULE = """mutation($t: ID!, $s: Date!, $e: Date!) { scheduleRotation(traineeId: $t,
+  department: "cardiology", stage: 1, startOn: $s, endOn: $e) { id } }"""
+RECORD_ENTRY = """mutation($t: ID!, $r: ID!, $on: Date!) { recordRotationEntry(traineeId: $t,
+  rotationId: $r, kind: CASE, occurredOn: $on, description: "case") { id } }"""
+RECORD_EXAM = """mutation($t: ID!, $r: ID!, $on: Date!) { recordAssessment(traineeId: $t,
+  kind: DEPARTURE_EXAM, occurredOn: $on, rotationId: $r, passed: true) { id } }"""
 
 
-def handbook_statements(gql: GraphQL, services: Services, rotations: int) -> int:
-    t = gql.enroll(nationalId=f"22010119990101{rotations:04d}", enrolledOn="2025-01-01")
+def handbook_statements(
+    gql: GraphQL, services: Services, *, rotations: int, entries: int, assessments: int
+) -> int:
+    """SQL statements run by one handbook request of a trainee with `rotations` rotations,
+    each with `entries` entries, and `assessments` assessments."""
+    serial = rotations * 10000 + entries * 100 + assessments
+    t = gql.enroll(nationalId=f"22010119990{serial:07d}", enrolledOn="2025-01-01")
     for month in range(rotations):
         start, end = f"2025-{month + 1:02d}-01", f"2025-{month + 2:02d}-01"
-        rotation = gql.ok("""mutation($t: ID!, $s: Date!, $e: Date!) { scheduleRotation(
-            traineeId: $t, department: "cardiology", stage: 1, startOn: $s, endOn: $e) { id } }""",
-            t=t, s=start, e=end)["scheduleRotation"]["id"]
-        for _ in range(2):
-            gql.ok("""mutation($t: ID!, $r: ID!, $on: Date!) { recordRotationEntry(traineeId: $t,
-                rotationId: $r, kind: CASE, occurredOn: $on, description: "case") { id } }""",
-                as_=own(t), t=t, r=rotation, on=start)
+        rotation = gql.ok(SCHEDULE, t=t, s=start, e=end)["scheduleRotation"]["id"]
+        for _ in range(entries):
+            gql.ok(RECORD_ENTRY, as_=own(t), t=t, r=rotation, on=start)
+        if month == 0:
+            for _ in range(assessments):
+                gql.ok(RECORD_EXAM, t=t, r=rotation, on=start)
     statements: list[str] = []
 
     def count(*args: object) -> None:
@@ -73,14 +84,22 @@ def handbook_statements(gql: GraphQL, services: Services, rotations: int) -> int
         trainee = gql.ok(HANDBOOK, t=t)["trainee"]
     finally:
         sa.event.remove(services.engine, "before_cursor_execute", count)
-    assert len(trainee["handbook"]["rotations"]) == rotations
+    handbook = trainee["handbook"]
+    assert len(handbook["rotations"]) == rotations
+    assert [len(r["entries"]) for r in handbook["rotations"]] == [entries] * rotations
+    assert len(handbook["assessments"]) == assessments
     return len(statements)
 
 
 def test_a_handbook_costs_the_same_statements_however_long_it_is(
     gql: GraphQL, services: Services
 ) -> None:
-    assert handbook_statements(gql, services, 2) == handbook_statements(gql, services, 6)
+    """No N+1: more rotations, more entries and more assessments cost no more statements."""
+    short = handbook_statements(gql, services, rotations=1, entries=1, assessments=1)
+    assert handbook_statements(gql, services, rotations=4, entries=1, assessments=1) == short
+    assert handbook_statements(gql, services, rotations=1, entries=5, assessments=1) == short
+    assert handbook_statements(gql, services, rotations=1, entries=1, assessments=4) == short
+    assert handbook_statements(gql, services, rotations=3, entries=4, assessments=3) == short
 
 
 @pytest.fixture
