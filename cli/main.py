@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
-from cli import audit, relay, tokens
+from cli import audit, importer, relay, tokens
 from cli import webhooks as webhook_commands
 from domain.errors import DomainError
 from service import bootstrap, migrate
@@ -152,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_commands(commands)
     relay.add_commands(commands)
     webhook_commands.add_commands(commands)
+    importer.add_commands(commands)
     return parser
 
 
