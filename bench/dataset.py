@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import date
 
@@ -11,6 +12,12 @@ from service.principals import system
 from service.records import TraineeRecords
 
 ROTATION_START, ROTATION_END = date(2025, 1, 1), date(2025, 12, 31)
+# Serials no other part of a run uses: each trainee a benchmark makes has its own national ID.
+_serials = itertools.count(10**8)
+
+
+def fresh_serial() -> int:
+    return next(_serials)
 
 
 def enroll_command(serial: int) -> c.EnrollTrainee:

@@ -38,8 +38,8 @@ class GroupCommitFigures:
 def measure(services: Services, dsn: str, commands: int) -> GroupCommitFigures:
     records = services.records
     targets = []
-    for n in range(WRITERS):
-        trainee, claim, rotation = dataset.trainee_with_entries(records, 9 * 10**6 + n, 0)
+    for _ in range(WRITERS):
+        trainee, claim, rotation = dataset.trainee_with_entries(records, dataset.fresh_serial(), 0)
         records.save(trainee, claim)
         records.execute(dataset.entry_command(trainee.id, rotation, 0), system("bench"))
         targets.append((trainee.id, rotation))

@@ -1,9 +1,15 @@
-"""`python -m bench.run [--quick]`: dualtrack's figures beside raw PostgreSQL, in one run.
+"""`python -m bench.run [--quick] [--sizes N,N]`: dualtrack beside its peers, as history grows.
 
 It creates a database of its own on the server named by DUALTRACK_BENCH_POSTGRES_URL
-(default: the local server of the `test` database), migrates it, and drops it at the
-end. It prints a machine line and a table of figures with their baselines and ratios;
-it asserts nothing about speed.
+(default: the local server of the `test` database), migrates it, fills it with a
+synthetic province (bench/province.py, loaded through the same import pipeline as
+`dualtrack import`) up to the first size, measures every figure, grows the province to
+the next size and measures them all again, then drops the database. It prints one table:
+figure, events in the store, our value, the peer's (measured in the same run, on the same
+machine), the ratio, and the machine. It asserts nothing about speed.
+
+The ratio is always our speed relative to the peer's, so that above 1 is faster: for
+rates ours over the peer's, for times the peer's over ours.
 """
 
 from __future__ import annotations
@@ -13,19 +19,29 @@ import os
 import platform
 import secrets
 import statistics
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 
-from bench import as_of, baselines, dataset, http_api
-from service import bootstrap, migrate
+from bench import (
+    as_of,
+    baselines,
+    dataset,
+    group_commit,
+    http_figures,
+    importing,
+    province,
+    rebuild,
+)
+from service import bootstrap, importer, migrate
 from service.clock import Clock
-from service.principals import system
 from service.records import TraineeRecords
 from service.regulations import load_regulations
 from service.settings import Settings, normalise_database_url
@@ -34,217 +50,266 @@ SERVER_VARIABLE = "DUALTRACK_BENCH_POSTGRES_URL"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 SNAPSHOT_INTERVAL = 100
 NO_SNAPSHOTS = {"IS_SNAPSHOTTING_ENABLED": "no"}
+EVENTS_EACH = 1500  # events per trainee of the synthetic province
 
 
 @dataclass(frozen=True)
 class Sizes:
-    commands: int  # single commands, one transaction each
-    cohort: int  # trainees in the bulk import
-    entries_each: int  # handbook entries per imported trainee (+ enroll + rotation)
-    import_batch: int  # trainees per records.save(...)
-    long_history: int  # events in the one long stream
+    stores: tuple[int, ...]  # events in the store at which every figure is measured
+    commands: int  # commands per group-commit figure
+    long_history: int  # events of the one long trainee (handbook, loads, as-of)
     loads: int  # loads of it, for a median
-    queries: int  # handbook queries over HTTP, for p50/p99
-    as_of_history: int  # events of the trainee replayed as of past moments
+    queries: int  # handbook queries over HTTP, per side
+    http_commands: int  # entries per client per round over HTTP
+    import_trainees: int  # trainees of the bulk-import figure
+    rebuild_baseline: int  # events the library's in-memory replay replays
 
 
-FULL = Sizes(commands=1000, cohort=200, entries_each=48, import_batch=20,
-             long_history=3000, loads=9, queries=200, as_of_history=3000)
-QUICK = Sizes(commands=40, cohort=10, entries_each=8, import_batch=5,
-              long_history=300, loads=3, queries=10, as_of_history=120)
+FULL = Sizes(stores=(100_000, 3_000_000), commands=2000, long_history=3000, loads=9,
+             queries=100, http_commands=100, import_trainees=40, rebuild_baseline=200_000)
+QUICK = Sizes(stores=(3_000, 9_000), commands=80, long_history=300, loads=3, queries=10,
+              http_commands=10, import_trainees=4, rebuild_baseline=3_000)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
-    sizes = QUICK if parser.parse_args(argv).quick else FULL
-    with scratch_database() as url:
-        settings = Settings(database_url=url, snapshot_interval=SNAPSHOT_INTERVAL,
-                            token_secret=secrets.token_urlsafe(48))
-        migrate.upgrade(settings)
-        services = bootstrap.build(settings)
-        try:
-            print_machine(services.engine)
-            Report(sizes, services, dsn(url)).run()
-        finally:
-            services.close()
-    return 0
+@dataclass
+class Table:
+    machine: str
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    store: int = 0
 
+    def add(self, measure: str, ours: float, unit: str, theirs: float, their_unit: str,
+            peer: str) -> None:
+        faster = theirs / ours if unit == "ms" else ours / theirs
+        self.rows.append((measure, f"{self.store:,}", f"{ours:,.1f} {unit}",
+                          f"{theirs:,.1f} {their_unit} ({peer})", f"{faster:.2f}x"))
 
-class Report:
-    def __init__(self, sizes: Sizes, services: bootstrap.Services, dsn: str):
-        self.sizes, self.services, self.dsn = sizes, services, dsn
-        self.rows: list[tuple[str, str, str, str]] = []
-        self.notes: list[str] = []
+    def add_formatted(self, measure: str, ours: str, theirs: str, ratio: str) -> None:
+        self.rows.append((measure, f"{self.store:,}", ours, theirs, ratio))
 
-    def run(self) -> None:
-        self.single_commands()
-        self.bulk_import()
-        trainee_id, entries = self.long_history_loads()
-        self.handbook_over_http(trainee_id, entries)
-        self.as_of_replay()
-        self.verify_whole_log()
-        self.print_table()
+    def note(self, text: str) -> None:
+        self.notes.append(f"[{self.store:,} events] {text}")
 
-    def print_table(self) -> None:
-        header = ("measure", "dualtrack", "baseline", "ratio")
-        table = [header, *self.rows]
-        widths = [max(len(row[i]) for row in table) for i in range(4)]
+    def print(self) -> None:
+        header = ("figure", "store", "dualtrack", "peer", "ratio", "machine")
+        table = [header, *(row + (self.machine,) for row in self.rows)]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+
         def line(cells: tuple[str, ...]) -> str:
             padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
             return " | ".join(padded).rstrip()
 
         print(line(header))
         print("-+-".join("-" * width for width in widths))
-        for row in self.rows:
+        for row in table[1:]:
             print(line(row))
         for note in self.notes:
             print(f"note: {note}")
+        sys.stdout.flush()
 
-    def add(self, measure: str, ours: float, our_unit: str, theirs: float, their_unit: str,
-            baseline: str) -> None:
-        self.rows.append((measure, f"{ours:,.1f} {our_unit}",
-                          f"{theirs:,.1f} {their_unit} ({baseline})", f"{ours / theirs:.2f}x"))
 
-    # 1. One command per transaction, one thread.
-    def single_commands(self) -> None:
-        records = self.services.records
-        trainee, claim, rotation = dataset.trainee_with_entries(records, 0, 0)
-        records.save(trainee, claim)
-        records.get_trainee(trainee.id)  # warm: the service's cache holds its trainees
-        started = time.perf_counter()
-        for n in range(self.sizes.commands):
-            records.execute(dataset.entry_command(trainee.id, rotation, n), system("bench"))
-        ours = self.sizes.commands / (time.perf_counter() - started)
-        width = baselines.stored_event_width(self.dsn)
-        raw = baselines.single_row_commits(self.dsn, self.sizes.commands, payload_size=width)
-        self.add("single-command append (1 thread)", ours, "cmd/s", raw, "rows/s",
-                 "raw INSERT+COMMIT")
-        self.notes.append(f"raw rows carry {width} bytes of state, the stored events' average")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    parser.add_argument("--sizes", help="events in the store at which to measure, e.g. "
+                        "100000,3000000 (default: those of the chosen run)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.sizes:
+        stores = tuple(int(size.replace("_", "")) for size in args.sizes.split(","))
+        sizes = Sizes(**{**sizes.__dict__, "stores": stores})
+    with scratch_database() as url:
+        settings = Settings(database_url=url, snapshot_interval=SNAPSHOT_INTERVAL,
+                            token_secret=secrets.token_urlsafe(48))
+        migrate.upgrade(settings)
+        services = bootstrap.build(settings)
+        try:
+            machine = describe_machine(services.engine)
+            print(f"machine: {machine}", flush=True)
+            Report(sizes, settings, services, dsn(url), Table(short_machine(services.engine))
+                   ).run()
+        finally:
+            services.close()
+    return 0
 
-    # 2. A cohort built in memory through the domain, saved in batches.
-    def bulk_import(self) -> None:
-        records = self.services.records
-        events, elapsed = 0, 0.0
-        serials = range(1, self.sizes.cohort + 1)
-        for first in range(0, len(serials), self.sizes.import_batch):
-            built = [dataset.trainee_with_entries(records, serial, self.sizes.entries_each)
-                     for serial in serials[first:first + self.sizes.import_batch]]
-            aggregates = [a for trainee, claim, _ in built for a in (trainee, claim)]
+
+class Report:
+    def __init__(self, sizes: Sizes, settings: Settings, services: bootstrap.Services,
+                 dsn: str, table: Table):
+        self.sizes, self.settings, self.services, self.dsn = sizes, settings, services, dsn
+        self.table = table
+        self.long_trainee: uuid.UUID | None = None
+        self.writers: list[tuple[uuid.UUID, uuid.UUID]] = []
+        self.grown = 0  # province trainees so far
+
+    def run(self) -> None:
+        for store in self.sizes.stores:
+            self.grow_to(store)
+            self.table.store = self.events_stored()
+            say(f"measuring at {self.table.store:,} events")
+            self.group_commit()
+            self.over_http()
+            self.long_history_loads()
+            self.as_of_replay()
+            self.bulk_import()
+            self.rebuild()
+            self.verify_whole_log()
+        self.table.print()
+
+    # Growth: the synthetic province, imported, then projected.
+    def grow_to(self, store: int) -> None:
+        missing = store - self.events_stored()
+        trainees = max(0, -(-missing // EVENTS_EACH))
+        if not trainees:
+            return
+        say(f"growing the province by {trainees:,} trainees of {EVENTS_EACH:,} events")
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "province.jsonl"
+            province.write_cohort_file(path, trainees, EVENTS_EACH, first=self.grown + 1)
+            self.grown += trainees
             started = time.perf_counter()
-            events += len(records.save(*aggregates))
-            elapsed += time.perf_counter() - started
-        width = baselines.stored_event_width(self.dsn)
-        batch_rows = events // max(1, -(-self.sizes.cohort // self.sizes.import_batch))
-        raw = baselines.multi_row_inserts(self.dsn, events, payload_size=width, batch=batch_rows)
-        self.add("bulk import of a cohort", events / elapsed, "events/s", raw, "rows/s",
-                 "raw execute_values")
-        self.notes.append(
-            f"bulk import: {self.sizes.cohort} trainees, {events:,} events, "
-            f"{self.sizes.import_batch} trainees per records.save(); raw: {batch_rows} rows "
-            "per INSERT+COMMIT")
+            summary = importer.import_file(self.services.records, str(path), jobs=nproc(),
+                                           say=say)
+            imported = time.perf_counter() - started
+        if summary.rejected:
+            raise RuntimeError(f"the synthetic province did not import: {summary}")
+        started = time.perf_counter()
+        projected = self.services.projector.catch_up()
+        projecting = time.perf_counter() - started
+        self.table.store = self.events_stored()
+        self.table.note(
+            f"province grown by {summary.events:,} events ({trainees:,} trainees) in "
+            f"{imported:.0f} s ({summary.events / imported:,.0f} events/s), then "
+            f"{projected:,} events projected in {projecting:.0f} s "
+            f"({projected / max(projecting, 1e-9):,.0f} events/s, sealed in the ledger)")
 
-    # 3. One long stream, loaded cold: from the latest snapshot, by full replay, in memory.
-    def long_history_loads(self) -> tuple[uuid.UUID, int]:
-        records, settings = self.services.records, self.services.settings
-        n = self.sizes.long_history
-        entries = n - 2  # enroll + one rotation + the entries
-        trainee, claim, _ = dataset.trainee_with_entries(records, 10**6, entries)
+    def events_stored(self) -> int:
+        with self.services.engine.connect() as connection:
+            return int(connection.execute(sa.text(
+                "SELECT count(*) FROM dualtrack_events")).scalar() or 0)
+
+    # 1. Commands, one writer and eight, beside raw single-row commits.
+    def group_commit(self) -> None:
+        say("group commit")
+        figures = group_commit.measure(self.services, self.dsn, self.sizes.commands)
+        for row in group_commit.rows(figures):
+            self.table.add(*row)
+        for note in group_commit.notes(figures):
+            self.table.note(note)
+
+    # 2. The HTTP path beside a plain FastAPI + SQLAlchemy peer.
+    def over_http(self) -> None:
+        say("over HTTP")
+        if not self.writers:
+            self.writers = [self._writer() for _ in range(8)]
+        trainee = self._long_trainee()
+        self.services.projector.catch_up()
+        handbook = http_figures.handbook_figures(
+            self.services, trainee, self.sizes.long_history - 2, self.sizes.queries)
+        commands = http_figures.command_figures(
+            self.services, self.writers, clients=8, count=self.sizes.http_commands, rounds=2)
+        for row in http_figures.rows(handbook, commands):
+            self.table.add_formatted(*row)
+        for note in http_figures.notes(handbook, commands):
+            self.table.note(note)
+
+    def _writer(self) -> tuple[uuid.UUID, uuid.UUID]:
+        records = self.services.records
+        trainee, claim, rotation = dataset.trainee_with_entries(records, dataset.fresh_serial(), 0)
         records.save(trainee, claim)
-        cold = uncached_records(settings)
-        replaying = uncached_records(settings, **NO_SNAPSHOTS)
-        memory = uncached_records(settings, PERSISTENCE_MODULE="eventsourcing.popo",
+        return trainee.id, rotation
+
+    def _long_trainee(self) -> uuid.UUID:
+        """One trainee with a long record (a rotation and its entries), made once."""
+        if self.long_trainee is None:
+            records = self.services.records
+            trainee, claim, _ = dataset.trainee_with_entries(
+                records, dataset.fresh_serial(), self.sizes.long_history - 2)
+            records.save(trainee, claim)
+            self.long_trainee = trainee.id
+        return self.long_trainee
+
+    # 3. The long trainee loaded cold: from its latest snapshot, by full replay, in memory.
+    def long_history_loads(self) -> None:
+        say("long-history loads")
+        trainee = self._long_trainee()
+        n = self.sizes.long_history
+        cold = uncached_records(self.settings)
+        replaying = uncached_records(self.settings, **NO_SNAPSHOTS)
+        memory = uncached_records(self.settings, PERSISTENCE_MODULE="eventsourcing.popo",
                                   **NO_SNAPSHOTS)
         try:
-            snapshots = cold.snapshots.get(trainee.id) if cold.snapshots else []
-            snapshot_versions = sorted(s.originator_version for s in snapshots)
-            check_version(cold.repository.get(trainee.id), n)
-            check_version(replaying.repository.get(trainee.id), n)
-            with_snapshots = median_seconds(lambda: cold.repository.get(trainee.id),
+            check_version(cold.repository.get(trainee), n)
+            check_version(replaying.repository.get(trainee), n)
+            with_snapshots = median_seconds(lambda: cold.repository.get(trainee),
                                             self.sizes.loads)
-            replayed = median_seconds(lambda: replaying.repository.get(trainee.id),
+            replayed = median_seconds(lambda: replaying.repository.get(trainee),
                                       self.sizes.loads)
-            copy, copy_claim, _ = dataset.trainee_with_entries(memory, 10**6, entries)
-            memory.save(copy, copy_claim)
-            check_version(memory.repository.get(copy.id), n)
-            in_memory = median_seconds(lambda: memory.repository.get(copy.id), self.sizes.loads)
+            memory.recorder.insert_events(cold.recorder.select_events(trainee))
+            check_version(memory.repository.get(trainee), n)
+            in_memory = median_seconds(lambda: memory.repository.get(trainee), self.sizes.loads)
         finally:
             for app in (cold, replaying, memory):
                 app.close()
-        label = f"{n:,}-event trainee"
-        self.add(f"load {label}, snapshots", with_snapshots * 1e3, "ms", replayed * 1e3, "ms",
-                 "full replay from PostgreSQL")
-        self.add(f"load {label}, full replay", replayed * 1e3, "ms", in_memory * 1e3, "ms",
-                 "library POPO in-memory replay")
-        latest = snapshot_versions[-1] if snapshot_versions else "-"
-        self.notes.append(
-            f"loads: median of {self.sizes.loads}, no aggregate cache; snapshot every "
-            f"{SNAPSHOT_INTERVAL} events, latest at v{latest} of v{n} "
-            f"({len(snapshot_versions)} stored)")
-        return trainee.id, entries
+        label = f"load a {n:,}-event trainee"
+        self.table.add(f"{label}, from its snapshot", with_snapshots * 1e3, "ms",
+                       replayed * 1e3, "ms", "full replay from PostgreSQL")
+        self.table.add(f"{label}, full replay", replayed * 1e3, "ms", in_memory * 1e3, "ms",
+                       "library POPO in-memory replay")
 
-    # 4. The handbook over HTTP beside a raw SELECT of the rows it is made from.
-    def handbook_over_http(self, trainee_id: uuid.UUID, entries: int) -> None:
-        self.services.projector.catch_up()
-        raw, raw_entries = baselines.handbook_rows_latencies(self.dsn, str(trainee_id),
-                                                             self.sizes.queries)
-        try:
-            auditor = http_api.auditor_headers(self.services.settings)
-            with http_api.running_server(self.services) as url, \
-                    httpx.Client(base_url=url, timeout=60, headers=auditor) as client:
-                query = http_api.handbook_client(client, trainee_id)
-                returned = query()  # warm up, and check the answer is the whole handbook
-                if returned != entries:
-                    raise RuntimeError(f"the handbook returned {returned} entries, not {entries}")
-                ours = timings(query, self.sizes.queries)
-        except http_api.ApiUnavailable as why:
-            print(f"handbook query over HTTP: not measured, api.app is not importable ({why})")
-            for label in ("p50", "p99"):
-                self.rows.append((f"handbook query over HTTP {label}", "not measured",
-                                  f"{percentile(raw, 0.5 if label == 'p50' else 0.99) * 1e3:,.1f}"
-                                  " ms (raw SELECT of the rows)", "-"))
-            return
-        for label, pick in (("p50", 0.5), ("p99", 0.99)):
-            self.add(f"handbook query over HTTP {label}", percentile(ours, pick) * 1e3, "ms",
-                     percentile(raw, pick) * 1e3, "ms", "raw SELECT of the rows")
-        self.notes.append(
-            f"handbook: {self.sizes.queries} sequential queries, {entries:,} entries each; raw "
-            f"SELECT of rm_rotations + rm_rotation_entries ({raw_entries:,} rows) over psycopg2")
-
-
-    # 5. One trainee as it stood at past moments, replayed from its events (bench/as_of.py).
+    # 4. The long trainee as it stood at past moments (bench/as_of.py).
     def as_of_replay(self) -> None:
-        figures = as_of.measure(self.services.settings, self.dsn, self.sizes.as_of_history,
+        say("as-of replay")
+        figures = as_of.measure(self.settings, self.dsn, self.sizes.long_history,
                                 self.sizes.loads)
         for row in as_of.rows(figures):
-            self.add(*row)
-        self.notes.extend(as_of.notes(figures))
+            self.table.add(*row)
+        for note in as_of.notes(figures):
+            self.table.note(note)
 
+    # 5. `dualtrack import` of a synthetic cohort beside raw multi-row INSERT.
+    def bulk_import(self) -> None:
+        say("bulk import")
+        figures = importing.measure(self.settings, self.dsn, self.sizes.import_trainees,
+                                    EVENTS_EACH)
+        for row in importing.rows(figures):
+            self.table.add(*row)
+        for note in importing.notes(figures):
+            self.table.note(note)
+        self.services.projector.catch_up()
 
-    # 6. Seal every stored event, then check the whole log against its seals and checkpoints.
+    # 6. `dualtrack rebuild` of the whole store beside the library's in-memory replay.
+    def rebuild(self) -> None:
+        say("rebuild")
+        figures = rebuild.measure(self.settings, self.dsn,
+                                  baseline_events=self.sizes.rebuild_baseline)
+        for row in rebuild.rows(figures):
+            self.table.add(*row)
+        for note in rebuild.notes(figures):
+            self.table.note(note)
+
+    # 7. Check the whole log against its seals and checkpoints.
     def verify_whole_log(self) -> None:
-        evidence, projector = self.services.evidence, self.services.projector
+        say("verify")
+        self.services.projector.catch_up()
         started = time.perf_counter()
-        projected = projector.catch_up()
-        projecting = time.perf_counter() - started
-        started = time.perf_counter()
-        report = evidence.verify()
+        report = self.services.evidence.verify()
         verifying = time.perf_counter() - started
         if not report.ok:
             raise RuntimeError(f"the benchmark's own log does not verify: {report.problem}")
         raw, rows = baselines.read_every_event(self.dsn)
-        self.add("verify the whole log (dualtrack verify)", report.checked / verifying,
-                 "events/s", rows / raw, "rows/s", "raw SELECT of every event row")
-        if projected:
-            self.notes.append(
-                f"projection with sealing: {projected:,} events in {projecting:.1f}s "
-                f"({projected / projecting:,.0f} events/s), before verify")
+        self.table.add("verify the whole log (dualtrack verify)", report.checked / verifying,
+                       "events/s", rows / raw, "rows/s", "raw SELECT of every event row")
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def uncached_records(settings: Settings, **env: str) -> TraineeRecords:
-    """Records that load every trainee afresh (no aggregate cache), from the store `env` names."""
+    """Records that load every trainee afresh, from the store `env` names."""
     return TraineeRecords(settings, forms={}, regulations=load_regulations(), clock=Clock(),
-                          env={"AGGREGATE_CACHE_MAXSIZE": ""} | env)
+                          env=env)
 
 
 def check_version(aggregate: object, expected: int) -> None:
@@ -262,15 +327,15 @@ def timings(work: Callable[[], object], repeats: int) -> list[float]:
     return result
 
 
-def median_seconds(work: Callable[[], object], repeats: int) -> float:
-    return statistics.median(timings(work, repeats))
-
-
 def percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     rank = max(1, -(-int(fraction * 1000) * len(ordered) // 1000))
     return ordered[min(len(ordered), rank) - 1]
+
+
+def median_seconds(work: Callable[[], object], repeats: int) -> float:
+    return statistics.median(timings(work, repeats))
 
 
 @contextmanager
@@ -303,13 +368,27 @@ def nproc() -> int:
         return os.cpu_count() or 1
 
 
-def print_machine(engine: sa.Engine) -> None:
+def _server_facts(engine: sa.Engine) -> tuple[str, str, str]:
     with engine.connect() as connection:
         version = connection.execute(sa.text("SHOW server_version")).scalar()
         fsync = connection.execute(sa.text("SHOW fsync")).scalar()
         commit = connection.execute(sa.text("SHOW synchronous_commit")).scalar()
-    print(f"machine: nproc {nproc()}, Python {platform.python_version()}, PostgreSQL {version} "
-          f"on {engine.url.host} (fsync {fsync}, synchronous_commit {commit})", flush=True)
+    return str(version).split()[0], str(fsync), str(commit)
+
+
+def describe_machine(engine: sa.Engine) -> str:
+    version, fsync, commit = _server_facts(engine)
+    return (f"nproc {nproc()}, Python {platform.python_version()}, PostgreSQL {version} on "
+            f"{engine.url.host} (fsync {fsync}, synchronous_commit {commit})")
+
+
+def short_machine(engine: sa.Engine) -> str:
+    version, fsync, _ = _server_facts(engine)
+    return f"{nproc()} cores, PG {version}, fsync {fsync}"
+
+
+def print_machine(engine: sa.Engine) -> None:
+    print(f"machine: {describe_machine(engine)}", flush=True)
 
 
 if __name__ == "__main__":
