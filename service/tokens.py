@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,8 +50,19 @@ class TokenVerifier:
         self._algorithms = algorithms
         self._issuer = issuer
         self._audience = audience
+        self._verified = _VerifiedTokens()
 
     def verify(self, token: str) -> Principal:
+        """The token's principal. A token verified before is taken from memory until it
+        expires: checking a signature costs more than many a request's own work."""
+        known = self._verified.get(token)
+        if known is not None:
+            return known
+        principal, expires = self._decode(token)
+        self._verified.put(token, principal, expires)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
         key, algorithms = self._key_for(token)
         try:
             claims = jwt.decode(
@@ -64,10 +78,38 @@ class TokenVerifier:
             raise Unauthenticated("the token has expired") from None
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"the token is not valid: {error}") from None
-        return principal_of(claims)
+        return principal_of(claims), float(claims["exp"]) + LEEWAY.total_seconds()
 
     def _key_for(self, token: str) -> tuple[Any, list[str]]:
         return self._key, self._algorithms
+
+
+class _VerifiedTokens:
+    """Principals of tokens already verified, each until its expiry; least recently used
+    first out. Only valid tokens are kept, so a refused one is checked again every time."""
+
+    MAX_TOKENS = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def get(self, token: str) -> Principal | None:
+        with self._lock:
+            found = self._items.get(token)
+            if found is None:
+                return None
+            if time.time() >= found[1]:
+                del self._items[token]
+                return None
+            self._items.move_to_end(token)
+            return found[0]
+
+    def put(self, token: str, principal: Principal, expires: float) -> None:
+        with self._lock:
+            self._items[token] = (principal, expires)
+            while len(self._items) > self.MAX_TOKENS:
+                self._items.popitem(last=False)
 
 
 class JWKSVerifier(TokenVerifier):

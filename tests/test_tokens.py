@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import stat
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,6 +142,18 @@ def test_an_expired_token_is_refused_as_expired() -> None:
                  now=datetime.now(UTC) - timedelta(hours=2))
     with pytest.raises(Unauthenticated, match="expired"):
         token_verifier(BASE).verify(token)
+
+
+def test_a_token_remembered_as_verified_is_refused_once_it_expires() -> None:
+    # Expired 28.5 s ago: valid for 1.5 s more within the 30 s leeway, then not.
+    token = mint(BASE, roles=["trainee"], subject="li", ttl=timedelta(seconds=1),
+                 now=datetime.now(UTC) - timedelta(seconds=29.5))
+    verifier = token_verifier(BASE)
+    assert verifier.verify(token).subject == "li"
+    assert verifier.verify(token).subject == "li"  # from memory
+    time.sleep(2.0)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.verify(token)
 
 
 @pytest.mark.parametrize("other", [
