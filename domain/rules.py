@@ -274,10 +274,12 @@ def tutor_missing(facts: TrainingFacts) -> list[str]:
 # R9: completion-exam eligibility.
 
 
-def completion_exam_unmet(facts: TrainingFacts, regime: Regime) -> list[str]:
+def completion_exam_unmet(
+    facts: TrainingFacts, regime: Regime, handbook: list[str] | None = None
+) -> list[str]:
     """Seed 004 art. 15: all the standard's content done (the handbook, R8), process
-    assessments passed, and a licence held."""
-    unmet = handbook_missing(facts, regime)
+    assessments passed, and a licence held. `handbook`: handbook_missing, if known."""
+    unmet = list(handbook_missing(facts, regime) if handbook is None else handbook)
     for kind in regime.policy.process_assessments:
         if kind not in facts.passed_assessment_kinds:
             unmet.append(f"R9: process assessment {kind} not passed")
@@ -293,13 +295,16 @@ def completion_exam_unmet(facts: TrainingFacts, regime: Regime) -> list[str]:
 # The four certificates (R7, R9, R10, R11, R13).
 
 
-def certificate_unmet(kind: str, facts: TrainingFacts, regime: Regime) -> list[str]:
-    """The conditions of `kind` that do not hold; empty means it may be granted."""
+def certificate_unmet(
+    kind: str, facts: TrainingFacts, regime: Regime, handbook: list[str] | None = None
+) -> list[str]:
+    """The conditions of `kind` that do not hold; empty means it may be granted.
+    `handbook`: handbook_missing, if known."""
     if kind == CertificateKind.LICENCE:
         return licence_unmet(facts, regime.policy)
     unmet = ethics_veto(facts)
     if kind == CertificateKind.RESIDENCY_CERTIFICATE:
-        unmet += completion_exam_unmet(facts, regime)
+        unmet += completion_exam_unmet(facts, regime, handbook)
         if AssessmentKind.COMPLETION_EXAM not in facts.passed_assessment_kinds:
             unmet.append("R9: completion exam not passed")
     elif kind == CertificateKind.DIPLOMA:
@@ -369,17 +374,20 @@ def ethics_veto(facts: TrainingFacts) -> list[str]:
     return []
 
 
-def certificate_state(kind: str, facts: TrainingFacts, regime: Regime) -> tuple[str, list[str]]:
+def certificate_state(
+    kind: str, facts: TrainingFacts, regime: Regime, handbook: list[str] | None = None
+) -> tuple[str, list[str]]:
+    """`handbook`: handbook_missing, if known (a summary computes it once for all)."""
     if kind in facts.revoked:
         # The revocation's own reason is on the record; unmet says what a re-grant needs.
-        return CertificateState.REVOKED.value, certificate_unmet(kind, facts, regime)
+        return CertificateState.REVOKED.value, certificate_unmet(kind, facts, regime, handbook)
     held = {
         CertificateKind.LICENCE: facts.holds_licence,
         CertificateKind.RESIDENCY_CERTIFICATE: facts.holds_residency_certificate,
     }.get(CertificateKind(kind), kind in facts.granted)
     if held:
         return CertificateState.GRANTED.value, []
-    unmet = certificate_unmet(kind, facts, regime)
+    unmet = certificate_unmet(kind, facts, regime, handbook)
     state = CertificateState.NOT_ELIGIBLE if unmet else CertificateState.ELIGIBLE
     return state.value, unmet
 

@@ -14,12 +14,13 @@ trainees the batch touched, folding each into the UPDATE of its trainee row.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from domain.facts import TrainingFacts
 from projections import bulk, summary
 from projections import tables as t
 from projections.bulk import Key, Row
@@ -163,8 +164,12 @@ class Batch:
         for table in WRITE_ORDER:
             self._write(table)
 
-    def finish(self, regime_of: summary.RegimeOf, also: Sequence[str] = ()) -> None:
-        """Writes every held row, then the summaries of the trainees touched and of `also`."""
+    def finish(
+        self, regime_of: summary.RegimeOf, also: Sequence[str] = (),
+        facts: Mapping[str, TrainingFacts] | None = None,
+    ) -> None:
+        """Writes every held row, then the summaries of the trainees touched and of `also`
+        (with the `facts` already known of some, see projections.shadows)."""
         for table in WRITE_ORDER:
             if table is not t.trainees:
                 self._write(table)
@@ -179,7 +184,7 @@ class Batch:
         known = [row for row in rows.values() if row is not None]
         changes = self.updated.pop(t.trainees, {})
         summaries = [found for chunk in chunks(known, IN_CHUNK)
-                     for found in summary.summarise(self.session, chunk, regime_of)]
+                     for found in summary.summarise(self.session, chunk, regime_of, facts)]
         for found in summaries:
             changes[found.trainee_id] = {**changes.get(found.trainee_id, {}), **found.values}
             if found.trainee_id in trainees:  # its row went in with what the batch reached

@@ -33,18 +33,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy.orm import Session
 
+from domain.facts import TrainingFacts
 from domain.regulations import Regime
 from projections import bulk
 from projections import tables as t
 from projections.batch import Batch
 from projections.handlers import Context, corrected_entry, project, trainee_of
 from projections.progress import CHANNEL as PROGRESS_CHANNEL
+from projections.shadows import ShadowTrainees
 from service.ledger import Ledger
 from service.records import TraineeRecords
 
@@ -86,12 +90,21 @@ class Projector:
         # The position this process last saw the read models reach: request threads that
         # find their write already projected return without asking the database.
         self.reached = 0
+        self.shadows = ShadowTrainees(
+            self._load_trainee, records.settings.projection_cache_trainees
+        )
         # Told the position reached after each committed batch (live readers wait on it).
         self.on_advanced: list[Callable[[int], None]] = []
 
     @property
     def name(self) -> str:
         return self.records.name
+
+    def _load_trainee(self, trainee_id: UUID, version: int) -> Any:
+        try:
+            return self.records.repository.get(trainee_id, version=version)
+        except AggregateNotFoundError:
+            return None
 
     @property
     def rebuild_batch_size(self) -> int:
@@ -109,7 +122,9 @@ class Projector:
 
     def catch_up(self, until: int | None = None, progress: Progress | None = None) -> int:
         """Projects every recorded event (or at least those up to `until`)."""
-        if until is not None and (self.reached >= until or self.position() >= until):
+        # Every request thread of a group commit calls this after the same batch: the
+        # first projects it, the others find it projected without a query.
+        if until is not None and self.reached >= until:
             return 0
         with self._in_process:
             if until is not None and self.reached >= until:
@@ -199,16 +214,20 @@ class Projector:
             if not notifications and not due:
                 return _Outcome(0, start, False)
             batch = Batch(session)
-            if notifications:
-                self._apply(batch, notifications)
-            if defer_summaries:
-                touched = list(batch.touched)
-                batch.flush()
-                bulk.insert_missing(session, t.summaries_due,
-                                    [{"trainee_id": i} for i in touched])
-            else:
-                batch.finish(self.regime_of, also=due)
-                bulk.delete(session, t.summaries_due, due)
+            try:
+                facts = self._apply(batch, notifications, shadows=not defer_summaries)
+                if defer_summaries:
+                    touched = list(batch.touched)
+                    batch.flush()
+                    bulk.insert_missing(session, t.summaries_due,
+                                        [{"trainee_id": i} for i in touched])
+                else:
+                    batch.finish(self.regime_of, also=due, facts=facts)
+                    bulk.delete(session, t.summaries_due, due)
+            except BaseException:
+                # The shadows were advanced with a batch that is not committed.
+                self.shadows.forget(batch.touched)
+                raise
             if not notifications:
                 return _Outcome(0, start, more_due)
             reached = notifications[-1].id
@@ -222,8 +241,13 @@ class Projector:
         self.reached = reached
         return _Outcome(len(notifications), reached, more_due)
 
-    def _apply(self, batch: Batch, notifications: list[Notification]) -> None:
-        """Seals the events and runs their handlers into the batch."""
+    def _apply(
+        self, batch: Batch, notifications: list[Notification], shadows: bool
+    ) -> dict[str, TrainingFacts]:
+        """Seals the events and runs their handlers into the batch; returns the facts of
+        the trainees whose shadows the events brought up to date (if `shadows`)."""
+        if not notifications:
+            return {}
         session = batch.session
         hashes = self.ledger.seal_and_checkpoint(session, notifications, self.records.clock.now())
         events = [self.records.mapper.to_domain_event(n) for n in notifications]
@@ -234,6 +258,7 @@ class Projector:
         for notification, event in zip(notifications, events, strict=True):
             project(Context(session, notification, self.late_after, self.zone,
                             hashes[notification.id], batch), event)
+        return self.shadows.advance(events) if shadows else {}
 
     def _notifications(self, session: Session, start: int, limit: int) -> list[Notification]:
         """The stored events after `start`, as the library's select_notifications gives

@@ -62,10 +62,17 @@ def refresh_trainee(session: Session, trainee_id: str, regime_of: RegimeOf) -> N
 
 
 def summarise(
-    session: Session, trainees: Sequence[Mapping[str, Any]], regime_of: RegimeOf
+    session: Session, trainees: Sequence[Mapping[str, Any]], regime_of: RegimeOf,
+    known: Mapping[str, TrainingFacts] | None = None,
 ) -> list[Summary]:
-    """Computes, without writing, the summary of each trainee row given."""
-    gathered = gather(session, trainees)
+    """Computes, without writing, the summary of each trainee row given. The facts of
+    trainees in `known` (projections.shadows) are not gathered from rows again."""
+    known = known or {}
+    gathered = gather(session, [trainee for trainee in trainees if trainee["id"] not in known])
+    stored = _certificates(session, [i for i in (trainee["id"] for trainee in trainees)
+                                     if i in known])
+    for trainee_id in stored:
+        gathered[trainee_id] = Gathered(known[trainee_id], stored[trainee_id])
     return [_summary(trainee, gathered[trainee["id"]], regime_of) for trainee in trainees]
 
 
@@ -105,9 +112,9 @@ def _summary(trainee: Mapping[str, Any], gathered: Gathered, regime_of: RegimeOf
             "credited_prior_months": rules.credited_prior_months(facts, regime.policy),
             "handbook_complete": not missing,
             "handbook_missing": missing,
-            "completion_exam_unmet": rules.completion_exam_unmet(facts, regime),
+            "completion_exam_unmet": rules.completion_exam_unmet(facts, regime, missing),
         }
-        verdicts = {kind: rules.certificate_state(kind.value, facts, regime)
+        verdicts = {kind: rules.certificate_state(kind.value, facts, regime, missing)
                     for kind in CertificateKind}
     certificates = []
     for kind, (state, unmet) in verdicts.items():
@@ -171,6 +178,15 @@ def gather(session: Session, trainees: Sequence[Mapping[str, Any]]) -> dict[str,
             gathered.facts.granted[certificate["kind"]] = (
                 certificate["number"], certificate["granted_on"]
             )
+    return found
+
+
+def _certificates(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Row]]:
+    """The stored certificate rows of each trainee, by kind."""
+    found: dict[str, dict[str, Row]] = {i: {} for i in ids}
+    if ids:
+        for certificate in _rows(session, t.certificates, ids, "kind"):
+            found[certificate["trainee_id"]][certificate["kind"]] = certificate
     return found
 
 

@@ -34,6 +34,9 @@ class Settings:
     # Trainees the group committer keeps decided-on between commands (service.group_commit);
     # each holds its whole write state (a long record: about a megabyte).
     write_cache_trainees: int = 1000
+    # Trainees the projector keeps in step with the log for their summaries
+    # (projections.shadows); 0 gathers every summary from the read-model rows.
+    projection_cache_trainees: int = 256
     read_your_writes_timeout: float = 10.0
     lock_timeout_ms: int = 5000
     # The jurisdiction whose policy binds trainees enrolled without naming one.
@@ -90,6 +93,9 @@ class Settings:
             command_attempts=_int(env, "DUALTRACK_COMMAND_ATTEMPTS", cls.command_attempts, 1),
             write_cache_trainees=_int(
                 env, "DUALTRACK_WRITE_CACHE_TRAINEES", cls.write_cache_trainees, 0
+            ),
+            projection_cache_trainees=_int(
+                env, "DUALTRACK_PROJECTION_CACHE_TRAINEES", cls.projection_cache_trainees, 0
             ),
             lock_timeout_ms=_int(env, "DUALTRACK_LOCK_TIMEOUT_MS", cls.lock_timeout_ms, 1),
             jurisdiction=env.get("DUALTRACK_JURISDICTION", "").strip() or cls.jurisdiction,
