@@ -48,10 +48,12 @@ def measure(services: Services, dsn: str, commands: int) -> GroupCommitFigures:
     # moment of a shared machine does not fall on one side only.
     one, many, raw_one, raw_many, per_batch = [], [], [], [], []
     for _ in range(ROUNDS):
-        one.append(_run(services, targets[:1], commands))
+        # One writer takes the trainees in turn, as a ward's one tablet would: a single
+        # trainee written thousands of times would grow past any real record.
+        one.append(_run(services, [targets], commands))
         raw_one.append(baselines.single_row_commits(dsn, commands, payload_size=width))
         batches = records.committer.batches
-        many.append(_run(services, targets, commands))
+        many.append(_run(services, [[target] for target in targets], commands))
         per_batch.append((commands // WRITERS * WRITERS)
                          / max(1, records.committer.batches - batches))
         raw_many.append(baselines.single_row_commits_threads(dsn, commands, width, WRITERS))
@@ -62,20 +64,25 @@ def measure(services: Services, dsn: str, commands: int) -> GroupCommitFigures:
     )
 
 
-def _run(services: Services, targets: list[tuple[uuid.UUID, uuid.UUID]], commands: int) -> float:
-    """Commands/s with one thread per target, `commands` in all."""
-    each = commands // len(targets)
+Target = tuple[uuid.UUID, uuid.UUID]
+
+
+def _run(services: Services, threads_targets: list[list[Target]], commands: int) -> float:
+    """Commands/s with a thread per list of targets, each thread taking its targets in
+    turn, `commands` in all."""
+    each = commands // len(threads_targets)
     failures: list[BaseException] = []
 
-    def write(trainee: uuid.UUID, rotation: uuid.UUID) -> None:
+    def write(targets: list[Target]) -> None:
         try:
             for n in range(each):
+                trainee, rotation = targets[n % len(targets)]
                 services.records.execute(dataset.entry_command(trainee, rotation, n),
                                          system("bench"))
         except BaseException as error:
             failures.append(error)
 
-    threads = [threading.Thread(target=write, args=target) for target in targets]
+    threads = [threading.Thread(target=write, args=(targets,)) for targets in threads_targets]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -84,7 +91,7 @@ def _run(services: Services, targets: list[tuple[uuid.UUID, uuid.UUID]], command
     elapsed = time.perf_counter() - started
     if failures:
         raise RuntimeError(f"a benchmark writer failed: {failures[0]!r}")
-    return each * len(targets) / elapsed
+    return each * len(threads_targets) / elapsed
 
 
 def rows(figures: GroupCommitFigures) -> list[tuple[str, float, str, float, str, str]]:

@@ -122,19 +122,25 @@ class _WriteCache:
 
 
 class _Submitted(Generic[R]):
-    __slots__ = ("job", "settled", "result", "error")
+    """A job and its outcome; `wake` is set when it is settled, or when its thread is
+    to lead the next batch."""
+
+    __slots__ = ("job", "settled", "result", "error", "wake")
 
     def __init__(self, job: Callable[[Work], Report[R]]):
         self.job = job
         self.settled = False
         self.result: R | None = None
         self.error: BaseException | None = None
+        self.wake = threading.Event()
 
     def succeed(self, result: R) -> None:
         self.result, self.settled = result, True
+        self.wake.set()
 
     def fail(self, error: BaseException) -> None:
         self.error, self.settled = error, True
+        self.wake.set()
 
     def outcome(self) -> R:
         if self.error is not None:
@@ -172,7 +178,7 @@ class GroupCommitter(Generic[R]):
         self._cache = _WriteCache(cache_size)
         self._queue: list[_Submitted[R]] = []
         self._leading = False
-        self._turn = threading.Condition()
+        self._lock = threading.Lock()
         # Counted for tests and benchmarks: transactions appended, jobs committed, jobs
         # decided again because another writer changed their trainee meanwhile.
         self.batches = 0
@@ -182,22 +188,27 @@ class GroupCommitter(Generic[R]):
     @property
     def queued(self) -> int:
         """Jobs waiting for a leader."""
-        with self._turn:
+        with self._lock:
             return len(self._queue)
 
     def submit(self, job: Callable[[Work], Report[R]]) -> R:
         """Decides and commits the job, with whatever else is queued; returns its report
-        once committed, or raises its own refusal."""
+        once committed, or raises its own refusal.
+
+        Each waiting thread is woken only for its own job: when it is settled, or when
+        the leader before hands it the lead (the first job still queued leads next)."""
         submitted = _Submitted(job)
-        with self._turn:
+        with self._lock:
             self._queue.append(submitted)
+            leading = not self._leading
+            self._leading = True
         while True:
-            with self._turn:
-                while not submitted.settled and self._leading:
-                    self._turn.wait()
+            if not leading:
+                submitted.wake.wait()
+                submitted.wake.clear()
                 if submitted.settled:
                     return submitted.outcome()
-                self._leading = True
+            with self._lock:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
             try:
@@ -209,14 +220,18 @@ class GroupCommitter(Generic[R]):
                 if not isinstance(error, Exception):
                     raise
             finally:
-                with self._turn:
-                    self._leading = False
-                    self._turn.notify_all()
+                self._pass_lead()
+            if submitted.settled:
+                return submitted.outcome()
+            leading = False
 
-    def forget(self, aggregate_id: UUID) -> None:
-        """Drops a cached aggregate (its next command reloads it from the store)."""
-        with self._turn:
-            self._cache.evict(aggregate_id)
+    def _pass_lead(self) -> None:
+        """Lets the first job still queued lead the next batch."""
+        with self._lock:
+            successor = self._queue[0] if self._queue else None
+            self._leading = successor is not None
+        if successor is not None:
+            successor.wake.set()
 
     def _commit(self, batch: list[_Submitted[R]]) -> None:
         remaining = batch

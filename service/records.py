@@ -10,7 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import sqlalchemy as sa
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import StoredEvent, Transcoder
 
 from domain import commands as c
 from domain import events as e
@@ -20,6 +20,7 @@ from domain.regulations import Regime, Regulations
 from domain.trainee import NationalIdClaim, Trainee
 from service import access, personal_data
 from service.appender import EventAppender
+from service.bulk_encoding import EventEncoder
 from service.clock import Clock
 from service.group_commit import GroupCommitter, Report, Work
 from service.principals import Principal
@@ -176,7 +177,7 @@ class TraineeRecords(Application[UUID]):
             EventAppender.of(self, self.settings),
             load=self._load_from_store,
             exists=self._exists,
-            encode=self.mapper.to_stored_event,
+            encode=self._encode,
             snapshot=self._snapshot,
             snapshot_interval=self.settings.snapshot_interval,
             attempts=self.settings.command_attempts,
@@ -194,6 +195,15 @@ class TraineeRecords(Application[UUID]):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+    @functools.cached_property
+    def _encoder(self) -> EventEncoder:
+        # The library's exact bytes, written faster (used by one leader at a time).
+        return EventEncoder(self.mapper)
+
+    def _encode(self, event: Any) -> StoredEvent:
+        version, topic, state = self._encoder(event)
+        return StoredEvent(event.originator_id, version, topic, state)
 
     def _snapshot(self, aggregate: Any) -> Any:
         snapshot = type(aggregate).Snapshot.take(aggregate)
