@@ -1,5 +1,6 @@
 """The FastAPI application: GraphQL (with GraphiQL and subscriptions over WebSocket) at
-/graphql, the JSON event feed at /feed/events, and /health."""
+/graphql, the JSON event feed at /feed/events, and /health, /ready and /metrics for
+operators (api.health)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 
 from api.context import Context, context_getter
+from api.errors import answer_outages
 from api.feed import feed_router
+from api.health import health_router
 from api.limits import RequestSizeLimit
+from api.request_log import RequestLog
 from api.schema import schema
 from service.bootstrap import Services
 from service.principals import Unauthenticated
@@ -44,6 +48,7 @@ def create_app(services: Services, tokens: TokenVerifier | None = None) -> FastA
         tokens = token_verifier(services.settings)
     app = FastAPI(title="dualtrack", docs_url=None, redoc_url=None)
     app.add_middleware(RequestSizeLimit)
+    app.add_middleware(RequestLog)  # outermost: refusals by size are logged too
     app.include_router(
         AuthenticatedRouter(
             schema, context_getter=context_getter(services, tokens), graphql_ide="graphiql"
@@ -51,9 +56,6 @@ def create_app(services: Services, tokens: TokenVerifier | None = None) -> FastA
         prefix="/graphql",
     )
     app.include_router(feed_router(services, tokens))
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(health_router(services))
+    answer_outages(app)
     return app

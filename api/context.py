@@ -22,6 +22,7 @@ from service.principals import Principal, Unauthenticated
 from service.tokens import TokenVerifier
 
 AUTHORIZATION = "Authorization"
+IDEMPOTENCY_KEY = "Idempotency-Key"
 MAX_CREDENTIALS = 8192
 
 
@@ -33,11 +34,16 @@ def _loader(services: Services, query: Callable[..., list[Any]]) -> DataLoader[s
 
 
 class Context(BaseContext):
-    def __init__(self, services: Services, tokens: TokenVerifier, authorization: str | None):
+    def __init__(
+        self, services: Services, tokens: TokenVerifier, authorization: str | None,
+        idempotency_key: str | None = None,
+    ):
         super().__init__()
         self.services = services
         self._tokens = tokens
         self._authorization = authorization
+        # The client's key for this request's mutations (api.idempotency).
+        self.idempotency_key = idempotency_key
         self._principal: Principal | Unauthenticated | None = None
         # Set from a WebSocket's connection_init payload, where browsers put credentials.
         self.connection_params: dict[str, Any] | None = None
@@ -109,6 +115,9 @@ def context_getter(
 ) -> Callable[[HTTPConnection], Any]:
     async def get_context(connection: HTTPConnection) -> Context:
         # An HTTP request or a WebSocket handshake: both carry the headers.
-        return Context(services, tokens, connection.headers.get(AUTHORIZATION))
+        return Context(
+            services, tokens, connection.headers.get(AUTHORIZATION),
+            connection.headers.get(IDEMPOTENCY_KEY),
+        )
 
     return get_context

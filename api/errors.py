@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from domain.errors import DomainError, InvalidCommand, RulesNotMet
+from service.outages import OUTAGES, UNAVAILABLE, is_outage, outage_message
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
 INVALID_REQUEST = "GRAPHQL_VALIDATION_FAILED"
@@ -19,7 +22,8 @@ BAD_VALUE_MARKERS = (
 
 
 class CodedErrors(MaskErrors):
-    """Domain refusals keep their message and gain their code; the unexpected is masked."""
+    """Domain refusals keep their message and gain their code; a database outage is
+    UNAVAILABLE (retry shortly); the unexpected is masked."""
 
     def __init__(self) -> None:
         super().__init__(error_message="internal error")
@@ -42,6 +46,8 @@ def _coded(error: GraphQLError) -> GraphQLError:
         return _with(error, error.message, {**(error.extensions or {}), "code": code})
     if isinstance(original, GraphQLError):
         return _coded(original)
+    if is_outage(original):
+        return _with(error, outage_message(original), {"code": UNAVAILABLE})
     return _with(error, "internal error", {"code": INTERNAL})
 
 
@@ -54,6 +60,19 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
         path=error.path,
         extensions=extensions,
     )
+
+
+def answer_outages(app: FastAPI) -> None:
+    """Routes outside GraphQL (the JSON feed) that lose the database answer 503, in the
+    feed's error shape, rather than a bare 500."""
+
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": UNAVAILABLE, "message": outage_message(error)}}, status_code=503
+        )
+
+    for kind in OUTAGES:
+        app.add_exception_handler(kind, unavailable)
 
 
 def parse_id(value: str, argument: str) -> UUID:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from functools import partial
 from typing import Annotated
@@ -96,7 +97,12 @@ class Query:
         # Read while the scope is checked, one round trip instead of two; shown only if the
         # check passes.
         record = info.context.trainees.load(str(trainee_id))
-        await info.context.readable_scope(trainee_id)
+        try:
+            await info.context.readable_scope(trainee_id)
+        except BaseException:
+            # Left unawaited: its own failure (the same outage, say) is already reported.
+            record.add_done_callback(_consume)
+            raise
         row = await record
         return None if row is None else Trainee(row=row)
 
@@ -214,3 +220,8 @@ def _trainee_cursor(after: str) -> object:
         return parse_id(after, "after")
     except InvalidCommand:
         raise InvalidCommand(f"after is not a cursor this service issued: {after!r}") from None
+
+
+def _consume(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()

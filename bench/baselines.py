@@ -2,7 +2,10 @@
 
 Every baseline writes to a scratch table shaped like the event store's (a sequence id,
 the stream's id and version under a unique index, a topic and a binary state of the
-stored events' average width), or reads the read-model rows directly.
+stored events' average width), or reads the read-model rows directly. The scratch table
+holds as many rows as the event store (`fill_like_store`, at each size of the province),
+so that the baseline's inserts walk indexes as deep as ours: each baseline removes only
+the rows it added.
 """
 
 from __future__ import annotations
@@ -36,10 +39,38 @@ def stored_event_width(dsn: str) -> int:
     return width
 
 
+FILLED = "CREATE TABLE IF NOT EXISTS bench_rows_filled (up_to BIGINT NOT NULL)"
+
+
+def fill_like_store(dsn: str) -> int:
+    """Copies every stored event's row into the scratch table; returns how many."""
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(SCRATCH + FILLED)
+        cursor.execute("TRUNCATE bench_rows, bench_rows_filled")
+        cursor.execute(
+            "INSERT INTO bench_rows (id, originator_id, originator_version, topic, state) "
+            "SELECT id, originator_id, originator_version, topic, state FROM dualtrack_events"
+        )
+        filled = cursor.rowcount
+        cursor.execute("SELECT setval(pg_get_serial_sequence('bench_rows', 'id'), "
+                       "greatest(coalesce(max(id), 0), 1)) FROM bench_rows")
+        cursor.execute("INSERT INTO bench_rows_filled SELECT coalesce(max(id), 0) FROM bench_rows")
+    connection.close()
+    connection = psycopg2.connect(dsn)
+    try:
+        connection.autocommit = True  # VACUUM runs outside a transaction
+        connection.cursor().execute("VACUUM ANALYZE bench_rows")
+    finally:
+        connection.close()
+    return int(filled)
+
+
 def _scratch(connection: psycopg2.extensions.connection) -> None:
+    """The scratch table as filled: what an earlier baseline added is removed."""
     with connection.cursor() as cursor:
-        cursor.execute(SCRATCH)
-        cursor.execute("TRUNCATE bench_rows")
+        cursor.execute(SCRATCH + FILLED)
+        cursor.execute("DELETE FROM bench_rows WHERE id > "
+                       "(SELECT coalesce(max(up_to), 0) FROM bench_rows_filled)")
     connection.commit()
 
 

@@ -146,6 +146,10 @@ class Report:
         for store in self.sizes.stores:
             self.grow_to(store)
             self.table.store = self.events_stored()
+            say(f"filling the raw baselines' table like the store ({self.table.store:,} rows)")
+            filled = baselines.fill_like_store(self.dsn)
+            self.table.note(f"raw baselines insert into a table already holding {filled:,} "
+                            "rows, as the event store does")
             say(f"measuring at {self.table.store:,} events")
             self.group_commit()
             self.over_http()

@@ -7,6 +7,7 @@ Configuration and connection problems are reported in one line, exit status 2.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -15,12 +16,16 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
-from cli import audit, importer, relay, tokens
+from cli import audit, digest, importer, relay, tokens
 from cli import webhooks as webhook_commands
 from domain.errors import DomainError
-from service import bootstrap, migrate
+from service import bootstrap, logs, migrate, outages
 from service.regulations import load_regulations
 from service.settings import ConfigurationError, Settings
+
+# The projection worker's first wait after losing the database, and its longest.
+WORKER_RETRY_SECONDS = 0.5
+WORKER_RETRY_CAP_SECONDS = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,10 +54,16 @@ def serve(args: argparse.Namespace) -> None:
     services = bootstrap.build(settings)
     if settings.projection_mode == "inline":
         services.projector.catch_up()
-    _say(f"dualtrack: serving {settings.describe_database()} at http://{args.host}:{args.port}/graphql")
+    # From here on every line is a JSON log line (service.logs); what went before is the
+    # one-line refusal of a bad configuration.
+    logs.configure(settings.log_level)
+    logging.getLogger("dualtrack.serve").info("serving", extra={
+        "database": settings.describe_database(),
+        "address": f"http://{args.host}:{args.port}/graphql"})
     try:
         uvicorn.run(
-            create_app(services, verifier), host=args.host, port=args.port, log_level="info"
+            create_app(services, verifier), host=args.host, port=args.port,
+            log_level=settings.log_level.lower(), log_config=None, access_log=False,
         )
     finally:
         services.close()
@@ -71,15 +82,29 @@ def run_migrations(args: argparse.Namespace) -> None:
 
 
 def project(args: argparse.Namespace) -> None:
+    """The worker rides out a database outage: it says so, waits (longer each time, up to
+    WORKER_RETRY_CAP_SECONDS) and goes on from its tracked position; nothing is lost,
+    since each batch commits with its tracking record."""
     services = bootstrap.build(Settings.from_env())
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     _say(f"dualtrack: projecting from position {services.projector.position()}; Ctrl-C stops")
+    wait = WORKER_RETRY_SECONDS
     try:
-        services.projector.run_forever(
-            stop, on_batch=lambda count, reached: _say(f"projected up to position {reached}")
-        )
+        while not stop.is_set():
+            try:
+                services.projector.run_forever(stop, on_batch=lambda count, reached: _say(
+                    f"projected up to position {reached}"))
+            except Exception as error:
+                if not outages.is_outage(error):
+                    raise
+                _say(f"dualtrack: {outages.outage_message(error)} ({type(error).__name__}); "
+                     f"projecting again in {wait:g} s")
+                stop.wait(wait)
+                wait = min(wait * 2, WORKER_RETRY_CAP_SECONDS)
+            else:
+                wait = WORKER_RETRY_SECONDS
     finally:
         services.close()
 
@@ -153,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     relay.add_commands(commands)
     webhook_commands.add_commands(commands)
     importer.add_commands(commands)
+    digest.add_commands(commands)
     return parser
 
 

@@ -49,6 +49,7 @@ from projections.batch import Batch
 from projections.handlers import Context, corrected_entry, project, trainee_of
 from projections.progress import CHANNEL as PROGRESS_CHANNEL
 from projections.shadows import ShadowTrainees
+from service.connections import unbounded
 from service.ledger import Ledger
 from service.records import TraineeRecords
 
@@ -95,6 +96,9 @@ class Projector:
         )
         # Told the position reached after each committed batch (live readers wait on it).
         self.on_advanced: list[Callable[[int], None]] = []
+        # A rebuild's batches and summary refreshes are long by design: they run without
+        # the service's statement timeout (service.connections).
+        self._unbounded = False
 
     @property
     def name(self) -> str:
@@ -143,14 +147,20 @@ class Projector:
     def rebuild(self, progress: Progress | None = None) -> int:
         """Empties every read model and projects the whole log again."""
         with self._in_process:
-            with self.datastore.transaction(commit=True) as session:
-                self.serialise(session)
-                self._empty_read_models(session)
-                self.reached = 0
-            processed = self._run(None, progress, self.rebuild_batch_size, defer_summaries=True)
-            # Refreshes the deferred summaries (and projects whatever arrived meanwhile).
-            return self._run(None, progress, self.batch_size, defer_summaries=False,
-                             processed=processed)
+            self._unbounded = True
+            try:
+                with self.datastore.transaction(commit=True) as session:
+                    self.serialise(session)
+                    unbounded(session)
+                    self._empty_read_models(session)
+                    self.reached = 0
+                processed = self._run(
+                    None, progress, self.rebuild_batch_size, defer_summaries=True)
+                # Refreshes the deferred summaries (and projects whatever arrived meanwhile).
+                return self._run(None, progress, self.batch_size, defer_summaries=False,
+                                 processed=processed)
+            finally:
+                self._unbounded = False
 
     def _empty_read_models(self, session: Session) -> None:
         if self._is_postgres:
@@ -205,6 +215,8 @@ class Projector:
     def _project_batch(self, size: int, defer_summaries: bool) -> _Outcome:
         with self.datastore.transaction(commit=True) as session:
             self.serialise(session)
+            if self._unbounded:
+                unbounded(session)
             start, any_due = self._tracked(session)
             self.reached = start
             notifications = self._notifications(session, start, size)
@@ -307,10 +319,17 @@ class Projector:
         ).scalars())
 
     def serialise(self, session: Session) -> None:
+        """One projector at a time, across processes. SQLite: a write that changes nothing
+        takes the database's write lock before the tracking record is read (a projector
+        of another process, such as a worker beside the server, would otherwise project
+        the same events from the same snapshot of the file)."""
         if self._is_postgres:
             session.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
             )
+        else:
+            table = self.tracking.tracking_table
+            session.execute(table.update().where(sa.false()).values(notification_id=0))
 
     def _listen(self) -> _Listener:
         return _Listener(self.datastore.engine, self.records.recorder.channel_name)

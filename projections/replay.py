@@ -342,7 +342,9 @@ class _Replayer:
             vs.count("write failed")
             logger.warning("view snapshots of trainee %s not stored (%s); none is stored by "
                            "this process for %d s", stream.trainee_id, type(error).__name__,
-                           WRITES_PAUSE_SECONDS)
+                           WRITES_PAUSE_SECONDS,
+                           extra={"trainee_id": str(stream.trainee_id),
+                                  "error": type(error).__name__})
             return
         vs.count("written", len(taken))
         vs.count("bytes written", written)

@@ -282,4 +282,5 @@ def reject(header: Header, why: Rejected) -> None:
     # After an upgrade every snapshot is of an older format: expected, so not a warning.
     level = logging.INFO if why.kind == "format" else logging.WARNING
     logger.log(level, "view snapshot of trainee %s at version %d ignored: %s; replaying "
-               "the events instead", header.trainee_id, header.version, why)
+               "the events instead", header.trainee_id, header.version, why,
+               extra={"trainee_id": str(header.trainee_id)})

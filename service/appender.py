@@ -21,6 +21,7 @@ Nothing is written when every stream is stale.
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -211,6 +212,10 @@ class PostgresAppender(EventAppender):
         )
 
     def _connect(self) -> Any:
+        if self._connection is not None and _hung_up(self._connection):
+            # Replaced now rather than failing the next append once the database is back.
+            self._connection.invalidate()
+            self._connection = None
         if self._connection is None:
             connection = self.engine.raw_connection()
             connection.driver_connection.autocommit = True
@@ -227,6 +232,12 @@ class PostgresAppender(EventAppender):
         except Exception:
             self._connection = None
             connection.invalidate()
+
+
+def _hung_up(connection: Any) -> bool:
+    """Between appends the server has nothing to say: anything to read on the socket is
+    its goodbye (it restarted, or the network dropped the connection)."""
+    return bool(select.select([connection.driver_connection], [], [], 0)[0])
 
 
 def components(streams: Sequence[UUID], together: Sequence[Iterable[UUID]]) -> dict[UUID, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,9 +13,11 @@ from integrity.checkpoints import CheckpointSigner, SigningKeyError
 from projections.progress import ProjectionProgress
 from projections.projector import Projector
 from service.clock import Clock
+from service.connections import harden
 from service.evidence import Evidence
 from service.forms import load_forms
 from service.ledger import CheckpointPolicy, Ledger
+from service.metrics import Metrics
 from service.personal_data import KEY_VARIABLE
 from service.records import Outcome, TraineeRecords
 from service.regulations import load_regulations
@@ -32,6 +34,7 @@ class Services:
     evidence: Evidence
     progress: ProjectionProgress
     webhooks: Webhooks
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def engine(self) -> sa.Engine:
@@ -59,6 +62,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         regulations=load_regulations(settings.regulations_dir),
         clock=clock or Clock(),
     )
+    harden(records.recorder.datastore.engine, settings)
     try:
         check_database(records, settings)
         check_cipher_key(records, settings)

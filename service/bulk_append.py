@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from service.appender import EVENTS_TABLE, SNAPSHOTS_TABLE, unwritable
 from service.bulk_encoding import Row
+from service.connections import UNBOUNDED
 from service.settings import Settings
 
 COLUMNS = "(originator_id, originator_version, topic, state)"
@@ -105,8 +106,10 @@ class PostgresBulkAppender(BulkAppender):
             connection = self._connect()
             try:
                 with connection.cursor() as cursor:
+                    # A batch is as long as the import asks (--batch-events): only the
+                    # wait for the table's lock is bounded.
                     cursor.execute(
-                        f"SET LOCAL lock_timeout = {self.lock_timeout_ms}; "
+                        f"{UNBOUNDED}; SET LOCAL lock_timeout = {self.lock_timeout_ms}; "
                         f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE; NOTIFY {EVENTS_TABLE}"
                     )
                     stale = _stale(writes, self._versions(cursor, writes))

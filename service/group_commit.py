@@ -11,7 +11,8 @@ Each job succeeds or fails alone:
 - a job the domain refuses fails with its own error; the others are still committed;
 - a job whose trainee another writer changed meanwhile (the append finds its stream
   stale) is decided again on the trainee's new state, in the next round, a bounded
-  number of times, and only then refused with Conflict: never dropped silently;
+  number of times, and only then refused with Conflict: never dropped silently (so is
+  a job that must wait for another job of its round to commit: DecideAgain);
 - if the transaction itself fails (the database is down), every job in it fails with
   that error, and nothing of it was written.
 A job is acknowledged (its submit returns) only after its transaction committed.
@@ -48,6 +49,12 @@ Snapshot = Callable[[Aggregate], StoredEvent]
 DEFAULT_MAX_BATCH = 256
 
 
+class DecideAgain(Exception):
+    """Raised by a job that depends on what another job of the same round has decided but
+    not yet committed (the receipt of the same idempotency key): it is decided again in
+    the next round, on committed state."""
+
+
 class Work:
     """The aggregates one round of a batch decides on, each loaded once.
 
@@ -76,6 +83,9 @@ class Work:
                 raise Conflict(f"{type(aggregate).__name__} {aggregate.id} already exists")
             self.aggregates[aggregate.id] = aggregate
             self.expected[aggregate.id] = 0
+
+    def created_in_this_round(self, aggregate_id: UUID) -> bool:
+        return self.expected.get(aggregate_id) == 0
 
     def exists(self, aggregate_id: UUID) -> bool:
         """Whether the stream is stored, or created earlier in this round."""
@@ -263,7 +273,11 @@ class GroupCommitter(Generic[R]):
                     self._forget(work, tainted)
                     redo += [d.submitted for d in decided if d.streams & tainted]
                     decided = [d for d in decided if not d.streams & tainted]
-                submitted.fail(error)
+                if isinstance(error, DecideAgain):
+                    redo.append(submitted)
+                    self.redecided += 1
+                else:
+                    submitted.fail(error)
                 continue
             decided.append(_Decided(submitted, report, work.changed_since(mark)))
         if not decided:

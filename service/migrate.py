@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from service.settings import Settings
 
@@ -21,3 +23,12 @@ def alembic_config(settings: Settings) -> Config:
 
 def upgrade(settings: Settings) -> None:
     command.upgrade(alembic_config(settings), "head")
+
+
+@functools.cache
+def revisions() -> tuple[str, frozenset[str]]:
+    """This code's head revision, and every revision it knows (read once per process)."""
+    scripts = ScriptDirectory(str(MIGRATIONS_DIRECTORY))
+    head = scripts.get_current_head()
+    assert head is not None, "the migrations have no head"
+    return head, frozenset(script.revision for script in scripts.walk_revisions())

@@ -16,13 +16,15 @@ from domain import commands as c
 from domain import events as e
 from domain.errors import Conflict, NotFound
 from domain.forms import AssessmentForm
+from domain.receipts import CommandReceipt
 from domain.regulations import Regime, Regulations
 from domain.trainee import NationalIdClaim, Trainee
 from service import access, personal_data
 from service.appender import EventAppender
 from service.bulk_encoding import EventEncoder
 from service.clock import Clock
-from service.group_commit import GroupCommitter, Report, Work
+from service.group_commit import DecideAgain, GroupCommitter, Report, Work
+from service.idempotency import Idempotency
 from service.principals import Principal
 from service.settings import Settings
 from service.transcodings import DateAsISO
@@ -120,12 +122,17 @@ class TraineeRecords(Application[UUID]):
             today=recorded_at.astimezone(self.settings.zone).date(),
         )
 
-    def enroll(self, cmd: c.EnrollTrainee, principal: Principal) -> Outcome:
+    def enroll(
+        self, cmd: c.EnrollTrainee, principal: Principal, idempotency: Idempotency | None = None
+    ) -> Outcome:
         """Enrolls a trainee and claims its national ID, both or neither."""
         access.check_enrollment(principal, cmd)
         claim_id = self.national_id_claim_id(cmd.national_id)
 
         def decide(work: Work) -> Report[Outcome]:
+            earlier = self._earlier_outcome(work, principal, idempotency)
+            if earlier is not None:
+                return lambda _: earlier
             if work.exists(claim_id) or work.exists(cmd.trainee_id):
                 raise Conflict("a trainee with this national ID is already enrolled")
             prov = self.provenance(principal)
@@ -135,13 +142,16 @@ class TraineeRecords(Application[UUID]):
             trainee = Trainee.enroll(cmd, regime, prov)
             work.create(trainee, NationalIdClaim.claim(claim_id, trainee.id, prov))
             version = trainee.version
+            self._issue_receipt(work, principal, idempotency, trainee.id, version, trainee.id, prov)
             return lambda position_of: Outcome(
                 position_of(trainee.id, version), trainee.id, trainee.id
             )
 
         return self.committer.submit(decide)
 
-    def execute(self, cmd: Any, principal: Principal) -> Outcome:
+    def execute(
+        self, cmd: Any, principal: Principal, idempotency: Idempotency | None = None
+    ) -> Outcome:
         """Decides a command against the trainee's current state and saves its events,
         if the principal may issue it on this trainee (service.access).
 
@@ -149,10 +159,16 @@ class TraineeRecords(Application[UUID]):
         concurrent writer to the same trainee elsewhere makes the command be decided
         again on the new state, a bounded number of times, before it is reported as a
         Conflict rather than ever being dropped.
+
+        With an idempotency key, a command already recorded under it is answered with
+        its original outcome and decided no more (service.idempotency).
         """
         decide = DECISIONS[type(cmd)]
 
         def decide_on(work: Work) -> Report[Outcome]:
+            earlier = self._earlier_outcome(work, principal, idempotency)
+            if earlier is not None:
+                return lambda _: earlier
             trainee = work.get(cmd.trainee_id)
             if not isinstance(trainee, Trainee):
                 raise NotFound(f"no trainee {cmd.trainee_id}")
@@ -160,16 +176,62 @@ class TraineeRecords(Application[UUID]):
                 principal, cmd, access.scope_of_state(trainee.id, trainee),
                 _department_of(cmd, trainee),
             )
-            decide(
-                trainee, cmd, *self._decision_inputs(cmd, trainee), self.provenance(principal)
-            )
+            prov = self.provenance(principal)
+            decide(trainee, cmd, *self._decision_inputs(cmd, trainee), prov)
             # Later commands of the batch may add to this trainee: report this one's event.
             version = trainee.version
+            subject_id = _subject_id(cmd)
+            self._issue_receipt(work, principal, idempotency, trainee.id, version, subject_id, prov)
             return lambda position_of: Outcome(
-                position_of(trainee.id, version), trainee.id, _subject_id(cmd)
+                position_of(trainee.id, version), trainee.id, subject_id
             )
 
         return self.committer.submit(decide_on)
+
+    def _earlier_outcome(
+        self, work: Work, principal: Principal, idempotency: Idempotency | None
+    ) -> Outcome | None:
+        """The outcome of the command recorded before under the same key, if any."""
+        if idempotency is None:
+            return None
+        receipt_id = idempotency.receipt_id(principal.actor)
+        if work.created_in_this_round(receipt_id):
+            raise DecideAgain  # the same key twice in one batch: answer once it commits
+        receipt = work.get(receipt_id)
+        if receipt is None:
+            return None
+        assert isinstance(receipt, CommandReceipt)
+        receipt.check_same_request(idempotency.request_digest)
+        trainee_id = UUID(receipt.trainee_id)
+        return Outcome(
+            self._position_of_stored(trainee_id, receipt.trainee_version),
+            trainee_id,
+            None if receipt.subject_id is None else UUID(receipt.subject_id),
+        )
+
+    @staticmethod
+    def _issue_receipt(
+        work: Work, principal: Principal, idempotency: Idempotency | None,
+        trainee_id: UUID, version: int, subject_id: UUID | None, prov: c.Provenance,
+    ) -> None:
+        """Saved with the command's events (they change the same round's streams, so they
+        are written together or not at all)."""
+        if idempotency is None:
+            return
+        work.create(CommandReceipt.issue(
+            idempotency.receipt_id(principal.actor), idempotency.request_digest,
+            trainee_id, version, subject_id, prov,
+        ))
+
+    def _position_of_stored(self, stream: UUID, version: int) -> int:
+        table = self.events_table
+        with self.recorder.datastore.engine.connect() as connection:
+            position = connection.execute(
+                sa.select(table.c.id).where(
+                    table.c.originator_id == stream, table.c.originator_version == version
+                )
+            ).scalar_one()
+        return int(position)
 
     @functools.cached_property
     def committer(self) -> GroupCommitter[Outcome]:

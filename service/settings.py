@@ -17,6 +17,8 @@ DEFAULT_CIPHER_KEY_PATH = Path("var") / "personal-data.key"
 DEFAULT_DEV_TOKEN_SECRET_PATH = Path("var") / "dev-token.secret"
 PROJECTION_MODES = ("inline", "worker")
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 5
 
 
 class ConfigurationError(Exception):
@@ -39,6 +41,14 @@ class Settings:
     projection_cache_trainees: int = 256
     read_your_writes_timeout: float = 10.0
     lock_timeout_ms: int = 5000
+    # PostgreSQL: no statement of the service runs longer than this (0: no limit), so a
+    # stuck query or lock wait ends in an error the client can retry (service.connections).
+    statement_timeout_ms: int = 30000
+    # How long opening a PostgreSQL connection may take (libpq counts at least 2 s).
+    connect_timeout_seconds: int = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    # /ready: the database must answer a trivial query within this long.
+    ready_timeout_seconds: float = 2.0
+    log_level: str = "INFO"
     # The jurisdiction whose policy binds trainees enrolled without naming one.
     jurisdiction: str = "chongqing"
     # A directory of a programme's own standards/ and policies/, beside the shipped ones.
@@ -84,8 +94,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        connect_timeout = _int(
+            env, "DUALTRACK_CONNECT_TIMEOUT_SECONDS", cls.connect_timeout_seconds, 1)
         settings = cls(
-            database_url=normalise_database_url(env.get("DUALTRACK_DATABASE_URL", "")),
+            database_url=normalise_database_url(
+                env.get("DUALTRACK_DATABASE_URL", ""), connect_timeout),
             timezone=env.get("DUALTRACK_TIMEZONE", cls.timezone),
             late_entry_days=_int(env, "DUALTRACK_LATE_ENTRY_DAYS", cls.late_entry_days, 0),
             snapshot_interval=_int(env, "DUALTRACK_SNAPSHOT_INTERVAL", cls.snapshot_interval, 2),
@@ -98,6 +111,12 @@ class Settings:
                 env, "DUALTRACK_PROJECTION_CACHE_TRAINEES", cls.projection_cache_trainees, 0
             ),
             lock_timeout_ms=_int(env, "DUALTRACK_LOCK_TIMEOUT_MS", cls.lock_timeout_ms, 1),
+            statement_timeout_ms=_int(
+                env, "DUALTRACK_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms, 0),
+            connect_timeout_seconds=connect_timeout,
+            ready_timeout_seconds=_float(
+                env, "DUALTRACK_READY_TIMEOUT_SECONDS", cls.ready_timeout_seconds),
+            log_level=env.get("DUALTRACK_LOG_LEVEL", "").strip().upper() or cls.log_level,
             jurisdiction=env.get("DUALTRACK_JURISDICTION", "").strip() or cls.jurisdiction,
             regulations_dir=env.get("DUALTRACK_REGULATIONS_DIR", "").strip() or None,
             signing_key_file=env.get("DUALTRACK_SIGNING_KEY_FILE", "").strip()
@@ -132,6 +151,11 @@ class Settings:
                 f"DUALTRACK_PROJECTION_MODE must be one of {', '.join(PROJECTION_MODES)}, "
                 f"got {self.projection_mode!r}"
             )
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigurationError(
+                f"DUALTRACK_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                f"got {self.log_level!r}"
+            )
         _validate_nats(self)
 
     @property
@@ -159,10 +183,13 @@ class Settings:
         return self.url.render_as_string(hide_password=True)
 
 
-def normalise_database_url(raw: str) -> str:
+def normalise_database_url(
+    raw: str, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT_SECONDS
+) -> str:
     """Accepts the URLs people write and returns the one SQLAlchemy needs.
 
-    Unset means an SQLite file under ./var/, created on first use.
+    Unset means an SQLite file under ./var/, created on first use. A PostgreSQL URL gets
+    `connect_timeout` unless it names its own.
     """
     if not raw.strip():
         DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -177,8 +204,8 @@ def normalise_database_url(raw: str) -> str:
     if backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg2")
         if "connect_timeout" not in url.query:
-            # An unreachable server must fail start-up promptly, not hang.
-            url = url.update_query_dict({"connect_timeout": "10"})
+            # An unreachable server must fail promptly, at start-up or later, not hang.
+            url = url.update_query_dict({"connect_timeout": str(connect_timeout)})
     elif backend == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ STORE_TABLES = ("dualtrack_snapshots", "view_snapshots", "projection_tracking",
                 *APPEND_ONLY_TABLES)
 # What registries leave behind: consumers' positions, webhook endpoints and deliveries.
 REGISTRY_TABLES = ("consumer_positions", "webhook_deliveries", "webhook_endpoint_changes",
-                   "webhook_endpoints")
+                   "webhook_endpoints", "webhook_request_receipts")
 # Business "today" in tests: 22 November 2026, 10:00 in Shanghai.
 TEST_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 # A programme's own regulations directory, beside the shipped ones: a compact standard.

@@ -6,6 +6,7 @@ from functools import partial
 
 import strawberry
 
+from api.idempotency import idempotency_of
 from api.types import Info
 from api.webhooks import parse_endpoint_id
 
@@ -16,4 +17,5 @@ async def redeliver_dead_letters(info: Info, endpoint_id: strawberry.ID) -> int:
         context.services.webhooks.redeliver_dead_letters,
         parse_endpoint_id(endpoint_id, "endpointId"),
         context.principal,
+        idempotency_of(info),
     ))

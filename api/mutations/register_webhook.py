@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from api.idempotency import idempotency_of
 from api.types import Info
 from api.webhooks import RegisteredWebhook, WebhookEndpoint
 
@@ -28,6 +29,6 @@ async def register_webhook(
     endpoint, secret = await context.run(partial(
         context.services.webhooks.register,
         url=url, types=types, base_id=base_id, description=description,
-        from_position=from_position, by=context.principal,
+        from_position=from_position, by=context.principal, idempotency=idempotency_of(info),
     ))
     return RegisteredWebhook(endpoint=WebhookEndpoint.of(endpoint), secret=secret)

@@ -6,6 +6,7 @@ from functools import partial
 
 import strawberry
 
+from api.idempotency import idempotency_of
 from api.types import Info
 from api.webhooks import WebhookEndpoint, parse_endpoint_id
 
@@ -13,6 +14,7 @@ from api.webhooks import WebhookEndpoint, parse_endpoint_id
 async def remove_webhook(info: Info, id: strawberry.ID) -> WebhookEndpoint:
     context = info.context
     endpoint = await context.run(
-        partial(context.services.webhooks.remove, parse_endpoint_id(id), context.principal)
+        partial(context.services.webhooks.remove, parse_endpoint_id(id), context.principal,
+                idempotency_of(info))
     )
     return WebhookEndpoint.of(endpoint)

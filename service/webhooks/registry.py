@@ -21,7 +21,9 @@ from domain import events
 from domain.errors import Conflict, InvalidCommand, NotFound
 from service import access, positions
 from service.clock import Clock
+from service.idempotency import Idempotency
 from service.principals import Principal, Role
+from service.webhooks import receipts
 from service.webhooks import tables as w
 from service.webhooks.signing import new_secret
 
@@ -146,8 +148,10 @@ class Webhooks:
         description: str | None,
         from_position: str | None,
         by: Principal,
+        idempotency: Idempotency | None = None,
     ) -> tuple[Endpoint, str]:
-        """Adds an endpoint; returns it with its secret, which is never shown again.
+        """Adds an endpoint; returns it with its secret, which is never shown again (but
+        to a retry of the same request under its Idempotency-Key).
 
         It receives the events recorded after `from_position` (a cursor, as `events(after:)`),
         or, without one, the events recorded from now on.
@@ -171,25 +175,41 @@ class Webhooks:
         endpoint_id = str(uuid.uuid4())
         now = self.clock.now()
         with self.datastore.transaction(commit=True) as session:
-            session.execute(w.endpoints.insert().values(
-                id=endpoint_id, url=url, secret=secret, types=wanted, base_id=base_id,
-                description=description, state=w.ACTIVE, position=start, registered_at=now,
-                registered_by=actor, changed_at=now, changed_by=actor,
-            ))
-            _note(session, endpoint_id, "REGISTERED", actor, now,
-                  f"delivering events after position {positions.encode(start)}")
+            done = receipts.earlier(session, idempotency, actor)
+            if done is None:
+                session.execute(w.endpoints.insert().values(
+                    id=endpoint_id, url=url, secret=secret, types=wanted, base_id=base_id,
+                    description=description, state=w.ACTIVE, position=start,
+                    registered_at=now, registered_by=actor, changed_at=now, changed_by=actor,
+                ))
+                _note(session, endpoint_id, "REGISTERED", actor, now,
+                      f"delivering events after position {positions.encode(start)}")
+                receipts.keep(session, idempotency, actor, {"endpoint_id": endpoint_id}, now)
+            else:
+                endpoint_id = done["endpoint_id"]
+                secret = session.execute(
+                    sa.select(w.endpoints.c.secret).where(w.endpoints.c.id == endpoint_id)
+                ).scalar_one()
         endpoint = self.endpoint(endpoint_id)
         assert endpoint is not None
         return endpoint, secret
 
-    def pause(self, endpoint_id: str, by: Principal) -> Endpoint:
-        return self._move(endpoint_id, by, "PAUSED", (w.ACTIVE,), w.PAUSED)
+    def pause(
+        self, endpoint_id: str, by: Principal, idempotency: Idempotency | None = None
+    ) -> Endpoint:
+        return self._move(endpoint_id, by, "PAUSED", (w.ACTIVE,), w.PAUSED, idempotency)
 
-    def resume(self, endpoint_id: str, by: Principal) -> Endpoint:
-        return self._move(endpoint_id, by, "RESUMED", (w.PAUSED,), w.ACTIVE)
+    def resume(
+        self, endpoint_id: str, by: Principal, idempotency: Idempotency | None = None
+    ) -> Endpoint:
+        return self._move(endpoint_id, by, "RESUMED", (w.PAUSED,), w.ACTIVE, idempotency)
 
-    def remove(self, endpoint_id: str, by: Principal) -> Endpoint:
-        return self._move(endpoint_id, by, "REMOVED", (w.ACTIVE, w.PAUSED), w.REMOVED)
+    def remove(
+        self, endpoint_id: str, by: Principal, idempotency: Idempotency | None = None
+    ) -> Endpoint:
+        return self._move(
+            endpoint_id, by, "REMOVED", (w.ACTIVE, w.PAUSED), w.REMOVED, idempotency
+        )
 
     def endpoint_for(self, endpoint_id: str, by: Principal, *, write: bool) -> Endpoint | None:
         """The endpoint, if `by` may read (or manage) it (service.access); None if there
@@ -209,13 +229,19 @@ class Webhooks:
         return endpoint
 
     def _move(
-        self, endpoint_id: str, by: Principal, action: str, sources: tuple[str, ...], target: str
+        self, endpoint_id: str, by: Principal, action: str, sources: tuple[str, ...],
+        target: str, idempotency: Idempotency | None,
     ) -> Endpoint:
+        """A retry under the same key changes nothing more: a pause retried after someone
+        resumed the endpoint does not pause it again."""
         self.check_managed_by(endpoint_id, by)
         actor = by.actor
         now = self.clock.now()
         e = w.endpoints.c
         with self.datastore.transaction(commit=True) as session:
+            if receipts.earlier(session, idempotency, actor) is not None:
+                return self._found(endpoint_id)
+            receipts.keep(session, idempotency, actor, {"endpoint_id": endpoint_id}, now)
             # Written before it is read, so that SQLite takes its write lock first.
             moved = session.execute(
                 w.endpoints.update()
@@ -233,11 +259,16 @@ class Webhooks:
                 if state == w.REMOVED:
                     raise Conflict(f"webhook {endpoint_id} was removed")
                 # Already where it was asked to be: nothing changes, nothing is noted.
+        return self._found(endpoint_id)
+
+    def _found(self, endpoint_id: str) -> Endpoint:
         endpoint = self.endpoint(endpoint_id)
         assert endpoint is not None
         return endpoint
 
-    def redeliver(self, delivery_id: int, by: Principal) -> Delivery:
+    def redeliver(
+        self, delivery_id: int, by: Principal, idempotency: Idempotency | None = None
+    ) -> Delivery:
         """Puts a dead letter back in the queue: it is tried again now, with a new window."""
         access.require_any(by, access.WEBHOOK_MANAGERS, "manage webhooks")
         delivery = self.delivery(delivery_id)
@@ -248,6 +279,9 @@ class Webhooks:
         now = self.clock.now()
         d = w.deliveries.c
         with self.datastore.transaction(commit=True) as session:
+            if receipts.earlier(session, idempotency, actor) is not None:
+                return self._delivery_found(delivery_id)
+            receipts.keep(session, idempotency, actor, {"delivery_id": delivery_id}, now)
             requeued = session.execute(
                 w.deliveries.update()
                 .where(d.id == delivery_id, d.state == w.DEAD)
@@ -266,17 +300,26 @@ class Webhooks:
             self._refuse_if_removed(session, row["endpoint_id"])
             _note(session, row["endpoint_id"], "REDELIVERED", actor, now,
                   f"delivery {delivery_id} (position {positions.encode(row['position'])})")
+        return self._delivery_found(delivery_id)
+
+    def _delivery_found(self, delivery_id: int) -> Delivery:
         found = self.delivery(delivery_id)
         assert found is not None
         return found
 
-    def redeliver_dead_letters(self, endpoint_id: str, by: Principal) -> int:
-        """Requeues every dead letter of an endpoint; returns how many."""
+    def redeliver_dead_letters(
+        self, endpoint_id: str, by: Principal, idempotency: Idempotency | None = None
+    ) -> int:
+        """Requeues every dead letter of an endpoint; returns how many (a retry under the
+        same key: how many the first request requeued)."""
         self.check_managed_by(endpoint_id, by)
         actor = by.actor
         now = self.clock.now()
         d = w.deliveries.c
         with self.datastore.transaction(commit=True) as session:
+            done = receipts.earlier(session, idempotency, actor)
+            if done is not None:
+                return int(done["requeued"])
             count = session.execute(
                 w.deliveries.update()
                 .where(d.endpoint_id == endpoint_id, d.state == w.DEAD)
@@ -285,6 +328,7 @@ class Webhooks:
             self._refuse_if_removed(session, endpoint_id)
             if count:
                 _note(session, endpoint_id, "REDELIVERED", actor, now, f"{count} dead letter(s)")
+            receipts.keep(session, idempotency, actor, {"requeued": int(count)}, now)
         return int(count)
 
     def _refuse_if_removed(self, session: Any, endpoint_id: str) -> None:

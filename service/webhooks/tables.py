@@ -71,3 +71,13 @@ deliveries = sa.Table(
 ACTIVE, PAUSED, REMOVED = "ACTIVE", "PAUSED", "REMOVED"
 # Delivery states.
 PENDING, DELIVERED, DEAD = "PENDING", "DELIVERED", "DEAD"
+
+# Receipts of webhook changes sent with an Idempotency-Key (service.webhooks.receipts).
+receipts = sa.Table(
+    "webhook_request_receipts",
+    metadata,
+    sa.Column("receipt_id", sa.String(36), primary_key=True),
+    sa.Column("request_digest", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.JSON, nullable=False),
+    sa.Column("recorded_at", _when(), nullable=False),
+)

@@ -41,17 +41,23 @@ class GraphQL:
         transport: httpx.AsyncBaseTransport,
         settings: Settings,
         base_url: str = "http://dualtrack",
+        headers: dict[str, str] | None = None,
     ):
         self.transport = transport
         self.settings = settings
         self.base_url = base_url
+        self.headers = headers or {}
+
+    def with_headers(self, **headers: str) -> GraphQL:
+        """The same client, sending these headers too (e.g. Idempotency-Key)."""
+        return GraphQL(self.transport, self.settings, self.base_url, self.headers | headers)
 
     async def _post(self, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
         async with httpx.AsyncClient(transport=self.transport, base_url=self.base_url) as client:
             return await client.post("/graphql", json=body, headers=headers)
 
     def __call__(self, query: str, as_: Caller | None = STAFF, **variables: Any) -> Any:
-        headers = {} if as_ is None else as_.authorization(self.settings)
+        headers = self.headers | ({} if as_ is None else as_.authorization(self.settings))
         response = asyncio.run(self._post({"query": query, "variables": variables}, headers))
         assert response.status_code == 200, response.text
         return response.json()
