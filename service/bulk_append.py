@@ -24,7 +24,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from service.appender import EVENTS_TABLE, SNAPSHOTS_TABLE, unwritable
+from service.appender import EVENTS_TABLE, SNAPSHOTS_TABLE, STORED_VERSIONS, unwritable
 from service.bulk_encoding import Row
 from service.connections import UNBOUNDED
 from service.settings import Settings
@@ -147,11 +147,7 @@ class PostgresBulkAppender(BulkAppender):
 
     @staticmethod
     def _versions(cursor: Any, writes: Sequence[BulkWrite]) -> dict[UUID, int]:
-        cursor.execute(
-            f"SELECT originator_id::text, max(originator_version) FROM {EVENTS_TABLE} "
-            "WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id",
-            ([str(w.stream) for w in writes],),
-        )
+        cursor.execute(STORED_VERSIONS, ([str(w.stream) for w in writes],))
         return {UUID(stream): version for stream, version in cursor.fetchall()}
 
     def _copy(self, cursor: Any, table: str, streams: Sequence[tuple[UUID, Sequence[Row]]]
