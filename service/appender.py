@@ -36,6 +36,7 @@ from service.settings import Settings
 
 EVENTS_TABLE = "dualtrack_events"
 SNAPSHOTS_TABLE = "dualtrack_snapshots"
+SQLITE_IDS_AT_ONCE = 500  # bound parameters per statement, well within SQLite's limit
 # The stored version of each stream, looked up one stream at a time on the unique index.
 # Not `WHERE originator_id = ANY(...) GROUP BY`: right after a bulk load, before the table
 # is analysed, the planner reads that as unselective and scans the whole log (a quarter
@@ -286,12 +287,8 @@ class SqliteAppender(EventAppender):
         with self.write_lock, self.engine.connect() as connection:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                ids = [write.originator_id for write in writes]
-                stored = dict(connection.execute(
-                    sa.select(events.c.originator_id, sa.func.max(events.c.originator_version))
-                    .where(events.c.originator_id.in_(ids))
-                    .group_by(events.c.originator_id)
-                ).all())
+                stored = sqlite_stored_versions(
+                    connection, events, [write.originator_id for write in writes])
                 skipped = unwritable(
                     (w.originator_id for w in writes
                      if stored.get(w.originator_id, 0) != w.expected_version),
@@ -312,6 +309,21 @@ class SqliteAppender(EventAppender):
             except BaseException:
                 connection.exec_driver_sql("ROLLBACK")
                 raise
+
+
+def sqlite_stored_versions(
+    connection: sa.Connection, events: sa.Table, streams: Sequence[UUID]
+) -> dict[UUID, int]:
+    """The stored version of each stream that has events (SQLite), asked in chunks that
+    stay within SQLite's limit on bound parameters."""
+    found: dict[UUID, int] = {}
+    for start in range(0, len(streams), SQLITE_IDS_AT_ONCE):
+        found.update(connection.execute(
+            sa.select(events.c.originator_id, sa.func.max(events.c.originator_version))
+            .where(events.c.originator_id.in_(streams[start:start + SQLITE_IDS_AT_ONCE]))
+            .group_by(events.c.originator_id)
+        ).tuples().all())
+    return found
 
 
 def _row(stored: StoredEvent) -> dict[str, Any]:

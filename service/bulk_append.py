@@ -24,7 +24,13 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from service.appender import EVENTS_TABLE, SNAPSHOTS_TABLE, STORED_VERSIONS, unwritable
+from service.appender import (
+    EVENTS_TABLE,
+    SNAPSHOTS_TABLE,
+    STORED_VERSIONS,
+    sqlite_stored_versions,
+    unwritable,
+)
 from service.bulk_encoding import Row
 from service.connections import UNBOUNDED
 from service.settings import Settings
@@ -35,7 +41,6 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _COPY_TRAILER = struct.pack("!h", -1)
 _ROW_HEAD = struct.Struct("!hi16siq")  # 4 fields; uuid (16 bytes); bigint version
 _LENGTH = struct.Struct("!i")
-_SQLITE_IDS_AT_ONCE = 500
 
 
 @dataclass(frozen=True)
@@ -228,16 +233,7 @@ class SqliteBulkAppender(BulkAppender):
             return self._versions(connection, [BulkWrite(s, ()) for s in streams])
 
     def _versions(self, connection: sa.Connection, writes: Sequence[BulkWrite]) -> dict[UUID, int]:
-        events = self.events
-        ids = [w.stream for w in writes]
-        found: dict[UUID, int] = {}
-        for start in range(0, len(ids), _SQLITE_IDS_AT_ONCE):
-            found.update(connection.execute(
-                sa.select(events.c.originator_id, sa.func.max(events.c.originator_version))
-                .where(events.c.originator_id.in_(ids[start:start + _SQLITE_IDS_AT_ONCE]))
-                .group_by(events.c.originator_id)
-            ).tuples().all())
-        return found
+        return sqlite_stored_versions(connection, self.events, [w.stream for w in writes])
 
 
 def _row(stream: UUID, row: Row) -> dict[str, Any]:
